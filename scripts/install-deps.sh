@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages needed to build, run and test
+# virtio-forwarder. Idempotent: a second run installs nothing.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential pkg-config meson ninja-build python3-pyelftools
+  libnuma-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+  libsystemd-dev libpcap-dev libelf-dev zlib1g-dev libbsd-dev
+  libbpf-dev libxdp-dev libjansson-dev libarchive-dev
+  dpkg-dev
+  # tests and demo: Debian's testpmd/telemetry tools, peers, terminals
+  libcmocka-dev dpdk dpdk-dev python3 python3-pytest iproute2 tmux procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,210 @@
+#include "ethdev.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "config.h"
+#include "log.h"
+
+#define VF_RX_DESC 1024
+#define VF_TX_DESC 1024
+/* A full VF TX ring is usually momentary; a couple of retries absorb it
+ * without holding a worker on one direction for long. */
+#define VF_TX_RETRIES 2
+
+/* The ethdev name a devargs string will probe as: the text before the
+ * first comma (for a PCI device, its canonical address). */
+static void dev_name_of(const char *dev, char *name, size_t len)
+{
+	size_t n = strcspn(dev, ",");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(name, dev, n);
+	name[n] = '\0';
+}
+
+/* Explains why a PCI VF cannot be probed, from what sysfs shows. */
+static void explain_pci(const char *pci, int rc, char *err, size_t errlen)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", pci);
+	if (access(path, F_OK) != 0) {
+		snprintf(err, errlen,
+			 "VF %s: no such PCI device on this host (see lspci -D, "
+			 "or dpdk-devbind.py --status)", pci);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", pci);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		snprintf(err, errlen,
+			 "VF %s is not bound to any driver: bind it to vfio-pci "
+			 "(modprobe vfio-pci; dpdk-devbind.py -b vfio-pci %s)", pci, pci);
+		return;
+	}
+	link[n] = '\0';
+	if (!strstr(link, "vfio-pci") && !strstr(link, "uio")) {
+		const char *drv = strrchr(link, '/');
+
+		snprintf(err, errlen,
+			 "VF %s is bound to %s, not vfio-pci: rebind it "
+			 "(dpdk-devbind.py -b vfio-pci %s)", pci, drv ? drv + 1 : link, pci);
+		return;
+	}
+	snprintf(err, errlen, "VF %s: probe failed: %s", pci, rte_strerror(-rc));
+}
+
+int vf_numa_node(const char *dev)
+{
+	char name[VFWD_DEVARGS_MAX];
+	uint16_t port;
+
+	dev_name_of(dev, name, sizeof(name));
+	if (rte_eth_dev_get_port_by_name(name, &port) != 0)
+		return -1;
+	return rte_eth_dev_socket_id(port);
+}
+
+int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
+	      uint16_t *port_out, char *err, size_t errlen)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	char name[VFWD_DEVARGS_MAX];
+	char canon[16];
+	bool is_pci = cfg_canon_pci(dev, canon, sizeof(canon)) == 0;
+	uint16_t port;
+	int rc, node;
+
+	dev_name_of(is_pci ? canon : dev, name, sizeof(name));
+	if (rte_eth_dev_get_port_by_name(name, &port) == 0) {
+		snprintf(err, errlen, "VF %s is already in use (port %u)", name, port);
+		return -EEXIST;
+	}
+	rc = rte_dev_probe(is_pci ? canon : dev);
+	if (rc != 0) {
+		if (is_pci)
+			explain_pci(canon, rc, err, errlen);
+		else
+			snprintf(err, errlen,
+				 "VF %s: cannot create the DPDK device: %s (check the "
+				 "driver name and its arguments, see the DPDK guide of "
+				 "that PMD)", dev, rte_strerror(-rc));
+		return rc < 0 ? rc : -EINVAL;
+	}
+	if (rte_eth_dev_get_port_by_name(name, &port) != 0) {
+		snprintf(err, errlen,
+			 "VF %s was probed but gave no ethdev port named %s "
+			 "(is it a network device?)", dev, name);
+		rte_eal_hotplug_remove(is_pci ? "pci" : "vdev", name);
+		return -ENODEV;
+	}
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc != 0)
+		goto fail;
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	/* Guests can hand us chained buffers (mergeable / indirect
+	 * descriptors), so the VF must accept them. */
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc != 0)
+		goto fail;
+	if (mtu) {
+		rc = rte_eth_dev_set_mtu(port, mtu);
+		if (rc != 0 && rc != -ENOTSUP)
+			VLOG_WARN("VF %s: cannot set MTU %u: %s", name, mtu, rte_strerror(-rc));
+	}
+	node = rte_eth_dev_socket_id(port);
+	if (node < 0)
+		node = (int)SOCKET_ID_ANY;
+	{
+		uint16_t nb_rx = VF_RX_DESC, nb_tx = VF_TX_DESC;
+
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
+		if (rc == 0)
+			rc = rte_eth_rx_queue_setup(port, 0, nb_rx, (unsigned)node, NULL, pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(port, 0, nb_tx, (unsigned)node, NULL);
+		if (rc != 0)
+			goto fail;
+	}
+	*port_out = port;
+	return 0;
+fail:
+	snprintf(err, errlen, "VF %s: cannot configure port %u: %s", name, port,
+		 rte_strerror(-rc));
+	vf_detach(port);
+	return rc;
+}
+
+int vf_start(uint16_t port, char *err, size_t errlen)
+{
+	int rc = rte_eth_dev_start(port);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start port %u: %s", port, rte_strerror(-rc));
+		return rc;
+	}
+	/* A VF only sees frames for its own MAC unless promiscuous; the
+	 * guest's MAC is not the VF's. Some PMDs refuse: not fatal. */
+	rc = rte_eth_promiscuous_enable(port);
+	if (rc != 0 && rc != -ENOTSUP)
+		VLOG_DEBUG("port %u: promiscuous mode not enabled: %s", port, rte_strerror(-rc));
+	return 0;
+}
+
+void vf_stop(uint16_t port)
+{
+	int rc = rte_eth_dev_stop(port);
+
+	if (rc != 0)
+		VLOG_WARN("port %u: stop failed: %s", port, rte_strerror(-rc));
+}
+
+void vf_detach(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *rdev = NULL;
+
+	if (rte_eth_dev_info_get(port, &info) == 0)
+		rdev = info.device;
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	if (rdev && rte_dev_remove(rdev) != 0)
+		VLOG_WARN("port %u: device removal failed", port);
+}
+
+bool vf_link_up(uint16_t port)
+{
+	struct rte_eth_link link;
+
+	return rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max)
+{
+	return rte_eth_rx_burst(d->p.port_id, d->p.src_queues[qi], pkts, max);
+}
+
+uint16_t vf_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t sent = rte_eth_tx_burst(d->p.port_id, d->p.dst_queues[0], pkts, n);
+
+	for (int retry = 0; sent < n && retry < VF_TX_RETRIES; retry++)
+		sent += rte_eth_tx_burst(d->p.port_id, d->p.dst_queues[0], pkts + sent, n - sent);
+	return sent;
+}

@@ -1,0 +1,33 @@
+/* ethdev: the VF side of a relay. A VF is a PCI address (an SR-IOV VF bound
+ * to vfio-pci) or any DPDK vdev devargs string (net_memif, net_af_packet,
+ * net_tap, ...), probed at run time with rte_dev_probe.
+ *
+ *   vf_attach(dev, pool, mtu, &port, err)  probe + configure (not started)
+ *   vf_start(port) / vf_stop(port)          the VF runs only while its VM is there
+ *   vf_detach(port)                          stop, close, remove the device
+ *   vf_source / vf_sink                      the hot-path ends of a fwd_dir
+ */
+#ifndef VFWD_ETHDEV_H
+#define VFWD_ETHDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker.h"
+
+struct rte_mempool;
+
+int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
+	      uint16_t *port_out, char *err, size_t errlen);
+int vf_start(uint16_t port, char *err, size_t errlen);
+void vf_stop(uint16_t port);
+void vf_detach(uint16_t port);
+bool vf_link_up(uint16_t port);
+/* NUMA node of the device, or -1 when unknown. */
+int vf_numa_node(const char *dev);
+
+uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max);
+uint16_t vf_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+
+#endif

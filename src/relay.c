@@ -1,0 +1,653 @@
+#include "relay.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+#include <rte_vhost.h>
+
+#include "ethdev.h"
+#include "log.h"
+#include "mempool.h"
+#include "vhost.h"
+#include "worker.h"
+
+static const char *const dir_name[VFWD_NB_DIRS] = { "VF->VM", "VM->VF" };
+
+struct relay {
+	/* VF side */
+	bool vf_attached, vf_started;
+	bool vf_start_failed;            /* logged once, retried every second */
+	bool vf_link_up;                 /* polled by the main thread */
+	uint16_t port;
+	char vf_dev[VFWD_DEVARGS_MAX];
+	/* VM side */
+	bool sock_registered;
+	bool sock_busy;                  /* being unregistered, lock dropped */
+	char sock_path[PATH_MAX];
+	int vid;                         /* -1: no VM */
+	bool vm_ready;
+	uint64_t vq_enabled;             /* applied: bit per virtqueue */
+	int vm_node;
+	struct rte_mempool *pool;
+	/* Data plane */
+	int worker[VFWD_NB_DIRS];        /* assigned worker, -1 none yet */
+	bool published[VFWD_NB_DIRS];
+	struct fwd_dir dir[VFWD_NB_DIRS];
+};
+
+static struct relay relays[VFWD_MAX_RELAYS];
+static pthread_mutex_t relay_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct vfwd_config *config;
+
+/* Virtqueue state as the vhost thread reports it, per vid, written without
+ * the relay lock (see relay_vm_vring). */
+static uint64_t vring_reported[RTE_MAX_VHOST_DEVICE];
+static bool vring_dirty[RTE_MAX_VHOST_DEVICE];
+static bool events_pending;
+
+static bool relay_in_use(const struct relay *r)
+{
+	return r->vf_attached || r->sock_registered || r->sock_busy;
+}
+
+int relay_init(const struct vfwd_config *cfg)
+{
+	config = cfg;
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
+		struct relay *r = &relays[id];
+
+		r->vid = -1;
+		r->vm_node = -1;
+		for (int d = 0; d < VFWD_NB_DIRS; d++)
+			r->worker[d] = -1;
+	}
+	VLOG_INFO("relay limit: %u relays (virtio ids 0-%u), %u ethdev ports",
+		  VFWD_MAX_RELAYS, VFWD_MAX_RELAYS - 1, RTE_MAX_ETHPORTS);
+	return 0;
+}
+
+/* ---- which worker serves what ---- */
+
+/* Load of a worker: the directions assigned to it, each weighted by what
+ * it measurably costs (busy cycles) plus one so that idle ones still
+ * spread out. */
+static double worker_load(int w)
+{
+	double load = 0;
+
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
+		const struct relay *r = &relays[id];
+
+		for (int d = 0; d < VFWD_NB_DIRS; d++)
+			if (relay_in_use(r) && r->worker[d] == w)
+				load += 1.0 + (double)r->dir[d].counters.busy_cycles * 1e-9;
+	}
+	return load;
+}
+
+static int least_loaded_worker(void)
+{
+	int best = 0;
+	double best_load = worker_load(0);
+
+	for (unsigned w = 1; w < worker_count(); w++) {
+		double l = worker_load((int)w);
+
+		if (l < best_load) {
+			best = (int)w;
+			best_load = l;
+		}
+	}
+	return best;
+}
+
+static void assign_workers(unsigned id, struct relay *r)
+{
+	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		int pin = config->pins[id][d];
+
+		if (r->worker[d] >= 0)
+			continue;
+		r->worker[d] = pin >= 0 ? worker_by_lcore((unsigned)pin) : -1;
+		if (r->worker[d] < 0)
+			r->worker[d] = least_loaded_worker();
+		r->dir[d].p.vid = -1;
+	}
+}
+
+/* Republishes worker w's poll list from the table. */
+static void rebuild_worker(int w)
+{
+	struct fwd_dir *dirs[VFWD_MAX_RELAYS * VFWD_NB_DIRS];
+	unsigned n = 0;
+
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++)
+		for (int d = 0; d < VFWD_NB_DIRS; d++)
+			if (relays[id].published[d] && relays[id].worker[d] == w)
+				dirs[n++] = &relays[id].dir[d];
+	worker_publish((unsigned)w, dirs, n);
+}
+
+static unsigned count_bits(uint64_t v)
+{
+	return (unsigned)__builtin_popcountll(v);
+}
+
+/* Queues of one parity (guest RX: even, guest TX: odd) that are enabled. */
+static uint16_t enabled_queues(uint64_t bits, bool guest_tx, uint16_t *out)
+{
+	uint16_t n = 0;
+
+	for (uint16_t vq = guest_tx ? 1 : 0; vq < 64 && n < FWD_MAX_QUEUES; vq += 2)
+		if (bits & (1ULL << vq))
+			out[n++] = vq;
+	return n;
+}
+
+/* What direction d of r should poll now; false when it should not run. */
+static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (!r->vm_ready)
+		return false;
+	p->vid = r->vid;
+	p->port_id = r->port;
+	p->pool = r->pool;
+	p->drop_cause = FWD_DROP_FULL;
+	if (d == VFWD_VF_TO_VM) {
+		p->nb_dst_queues = enabled_queues(r->vq_enabled, false, p->dst_queues);
+		if (!r->vf_started || p->nb_dst_queues == 0)
+			return false;
+		p->source = vf_source;
+		p->sink = vm_sink;
+		p->nb_src_queues = 1;
+		p->src_queues[0] = 0;
+	} else {
+		p->nb_src_queues = enabled_queues(r->vq_enabled, true, p->src_queues);
+		if (p->nb_src_queues == 0)
+			return false;
+		p->source = vm_source;
+		/* VF started but its link still down: leave the packets in
+		 * the guest's ring (backpressure, as a NIC would) rather than
+		 * dropping them into a TX queue that does not drain. */
+		if (r->vf_started && !r->vf_link_up)
+			return false;
+		if (r->vf_started) {
+			p->sink = vf_sink;
+			p->nb_dst_queues = 1;
+			p->dst_queues[0] = 0;
+		} else {
+			p->sink = fwd_sink_none;
+			p->drop_cause = FWD_DROP_UNCONNECTED;
+		}
+	}
+	return true;
+}
+
+static void set_published(unsigned id, struct relay *r, int d, bool on)
+{
+	r->published[d] = on;
+	rebuild_worker(r->worker[d]);
+	if (on)
+		VLOG_INFO("relay %u: %s active on lcore %u%s", id, dir_name[d],
+			  worker_lcore((unsigned)r->worker[d]),
+			  r->dir[d].p.drop_cause == FWD_DROP_UNCONNECTED ?
+			  " (no VF yet: dropping)" : "");
+	else
+		VLOG_INFO("relay %u: %s stopped", id, dir_name[d]);
+}
+
+/* The one place that turns a relay's facts into what workers poll. Order
+ * matters: a direction is unpublished (and the worker has let go) before
+ * anything it uses changes or stops; a VF is started before a direction
+ * that reads it is published. */
+static void relay_apply(unsigned id, struct relay *r)
+{
+	struct fwd_params want[VFWD_NB_DIRS];
+	bool on[VFWD_NB_DIRS];
+	char err[256];
+
+	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		on[d] = wanted_params(r, d, &want[d]);
+		if (r->published[d] && (!on[d] || memcmp(&want[d], &r->dir[d].p, sizeof(want[d])) != 0))
+			set_published(id, r, d, false);
+	}
+	/* The VF runs exactly while its VM is there. */
+	if (r->vf_attached && r->vm_ready && !r->vf_started) {
+		if (vf_start(r->port, err, sizeof(err)) == 0) {
+			r->vf_started = true;
+			r->vf_start_failed = false;
+			VLOG_INFO("relay %u: VF %s started", id, r->vf_dev);
+		} else {
+			vlog(r->vf_start_failed ? LOG_DEBUG : LOG_ERR,
+			     "relay %u: VF %s: %s; retrying every second", id, r->vf_dev, err);
+			r->vf_start_failed = true;
+		}
+	} else if (r->vf_started && (!r->vf_attached || !r->vm_ready)) {
+		vf_stop(r->port);
+		r->vf_started = false;
+		r->vf_link_up = false;
+		VLOG_INFO("relay %u: VF %s stopped while its VM is away", id, r->vf_dev);
+	}
+	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		on[d] = wanted_params(r, d, &want[d]);
+		if (on[d] && !r->published[d]) {
+			memcpy(&r->dir[d].p, &want[d], sizeof(want[d]));
+			set_published(id, r, d, true);
+		}
+	}
+}
+
+/* ---- VF side ---- */
+
+static struct rte_mempool *relay_pool(unsigned id, struct relay *r, int vf_node)
+{
+	if (!r->pool) {
+		int w = r->worker[0] >= 0 ? r->worker[0] : 0;
+		int node = pool_choose_node(r->vm_node, vf_node,
+					    (int)rte_lcore_to_socket_id(worker_lcore((unsigned)w)));
+
+		r->pool = pool_create(id, node);
+	}
+	return r->pool;
+}
+
+int relay_add_vf(unsigned id, const char *dev, char *err, size_t errlen)
+{
+	struct relay *r;
+	int rc = 0;
+
+	if (id >= VFWD_MAX_RELAYS) {
+		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
+			 id, VFWD_MAX_RELAYS - 1);
+		return -ERANGE;
+	}
+	pthread_mutex_lock(&relay_lock);
+	r = &relays[id];
+	if (r->vf_attached) {
+		snprintf(err, errlen, "relay %u already has VF %s; remove it first", id, r->vf_dev);
+		rc = -EEXIST;
+		goto out;
+	}
+	assign_workers(id, r);
+	if (!relay_pool(id, r, -1)) {
+		snprintf(err, errlen, "relay %u: no memory for its mbuf pool (reserve more "
+			 "hugepages: /sys/kernel/mm/hugepages/*/nr_hugepages)", id);
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = vf_attach(dev, r->pool, config->jumbo ? 9000 : 0, &r->port, err, errlen);
+	if (rc != 0)
+		goto out;
+	snprintf(r->vf_dev, sizeof(r->vf_dev), "%s", dev);
+	r->vf_attached = true;
+	VLOG_INFO("relay %u: VF %s attached as port %u", id, dev, r->port);
+	relay_apply(id, r);
+out:
+	pthread_mutex_unlock(&relay_lock);
+	return rc;
+}
+
+int relay_remove_vf(unsigned id, char *err, size_t errlen)
+{
+	struct relay *r;
+
+	if (id >= VFWD_MAX_RELAYS) {
+		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
+			 id, VFWD_MAX_RELAYS - 1);
+		return -ERANGE;
+	}
+	pthread_mutex_lock(&relay_lock);
+	r = &relays[id];
+	if (!r->vf_attached) {
+		pthread_mutex_unlock(&relay_lock);
+		snprintf(err, errlen, "relay %u has no VF", id);
+		return -ENOENT;
+	}
+	r->vf_attached = false;
+	relay_apply(id, r);        /* unpublishes and stops before the detach */
+	vf_detach(r->port);
+	VLOG_INFO("relay %u: VF %s removed", id, r->vf_dev);
+	r->vf_dev[0] = '\0';
+	pthread_mutex_unlock(&relay_lock);
+	return 0;
+}
+
+/* ---- VM side ---- */
+
+static struct relay *relay_by_path(const char *path, unsigned *id)
+{
+	for (unsigned i = 0; i < VFWD_MAX_RELAYS; i++)
+		if (relays[i].sock_registered && strcmp(relays[i].sock_path, path) == 0) {
+			*id = i;
+			return &relays[i];
+		}
+	return NULL;
+}
+
+static struct relay *relay_by_vid(int vid, unsigned *id)
+{
+	for (unsigned i = 0; i < VFWD_MAX_RELAYS; i++)
+		if (relays[i].vid == vid) {
+			*id = i;
+			return &relays[i];
+		}
+	return NULL;
+}
+
+int relay_add_socket(unsigned id, const char *path, char *err, size_t errlen)
+{
+	struct relay *r;
+	unsigned other;
+	int rc;
+
+	if (id >= VFWD_MAX_RELAYS) {
+		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
+			 id, VFWD_MAX_RELAYS - 1);
+		return -ERANGE;
+	}
+	pthread_mutex_lock(&relay_lock);
+	r = &relays[id];
+	if (r->sock_registered || r->sock_busy) {
+		snprintf(err, errlen, "relay %u already has socket %s", id, r->sock_path);
+		rc = -EEXIST;
+		goto out;
+	}
+	if (relay_by_path(path, &other)) {
+		snprintf(err, errlen, "socket %s is already used by relay %u", path, other);
+		rc = -EEXIST;
+		goto out;
+	}
+	assign_workers(id, r);
+	/* Registered before the socket starts: the first connection may come
+	 * at once, and its callbacks look the relay up by path. */
+	snprintf(r->sock_path, sizeof(r->sock_path), "%s", path);
+	r->sock_registered = true;
+	rc = vhost_add_socket(path, err, errlen);
+	if (rc != 0) {
+		r->sock_registered = false;
+		r->sock_path[0] = '\0';
+		goto out;
+	}
+	VLOG_DEBUG("relay %u: vhost-user socket %s (%s)", id, path,
+		   config->vhost_client ? "client" : "server");
+out:
+	pthread_mutex_unlock(&relay_lock);
+	return rc;
+}
+
+int relay_remove_socket(unsigned id, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct relay *r;
+
+	if (id >= VFWD_MAX_RELAYS) {
+		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
+			 id, VFWD_MAX_RELAYS - 1);
+		return -ERANGE;
+	}
+	pthread_mutex_lock(&relay_lock);
+	r = &relays[id];
+	if (!r->sock_registered) {
+		pthread_mutex_unlock(&relay_lock);
+		snprintf(err, errlen, "relay %u has no vhost-user socket", id);
+		return -ENOENT;
+	}
+	r->sock_busy = true;
+	snprintf(path, sizeof(path), "%s", r->sock_path);
+	pthread_mutex_unlock(&relay_lock);
+
+	/* rte_vhost calls destroy_device from here, which takes the lock. */
+	vhost_remove_socket(path);
+
+	pthread_mutex_lock(&relay_lock);
+	r->sock_registered = false;
+	r->sock_busy = false;
+	r->sock_path[0] = '\0';
+	pthread_mutex_unlock(&relay_lock);
+	VLOG_INFO("relay %u: vhost-user socket %s removed", id, path);
+	return 0;
+}
+
+int relay_vm_connected(int vid, const char *path)
+{
+	struct relay *r;
+	unsigned id;
+	uint16_t nr_vring = rte_vhost_get_vring_num(vid);
+	int rc = 0;
+
+	pthread_mutex_lock(&relay_lock);
+	r = relay_by_path(path, &id);
+	if (!r) {
+		VLOG_ERR("vhost-user connection on %s, which belongs to no relay", path);
+		rc = -1;
+		goto out;
+	}
+	if (nr_vring > 2 * FWD_MAX_QUEUES) {
+		VLOG_ERR("relay %u: the VM asks for %u queue pairs; at most %u are "
+			 "supported (set queues=%u or fewer on the VM's netdev)",
+			 id, nr_vring / 2, FWD_MAX_QUEUES, FWD_MAX_QUEUES);
+		rc = -1;
+		goto out;
+	}
+	r->vid = vid;
+	r->vm_node = rte_vhost_get_numa_node(vid);
+	for (uint16_t q = 0; q < nr_vring; q++)
+		/* We poll: the guest need not kick us. */
+		rte_vhost_enable_guest_notification(vid, q, 0);
+	if (!relay_pool(id, r, -1)) {
+		rc = -1;
+		goto out;
+	}
+	r->vm_ready = true;
+	__atomic_store_n(&vring_dirty[vid], false, __ATOMIC_RELAXED);
+	r->vq_enabled = __atomic_load_n(&vring_reported[vid], __ATOMIC_ACQUIRE);
+	VLOG_INFO("relay %u: VM connected on %s (vid %d, NUMA node %d, %u/%u queue pairs "
+		  "enabled)", id, path, vid, r->vm_node,
+		  count_bits(r->vq_enabled & 0x5555555555555555ULL), nr_vring / 2);
+	relay_apply(id, r);
+out:
+	pthread_mutex_unlock(&relay_lock);
+	return rc;
+}
+
+void relay_vm_disconnected(int vid)
+{
+	struct relay *r;
+	unsigned id;
+
+	pthread_mutex_lock(&relay_lock);
+	r = relay_by_vid(vid, &id);
+	if (r) {
+		r->vm_ready = false;
+		relay_apply(id, r);    /* workers let go of vid before we return */
+		r->vid = -1;
+		r->vq_enabled = 0;
+		VLOG_INFO("relay %u: VM gone (vid %d)", id, vid);
+	}
+	if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE)
+		__atomic_store_n(&vring_reported[vid], 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&relay_lock);
+}
+
+void relay_vm_vring(int vid, uint16_t vq, bool enable)
+{
+	if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE || vq >= 64)
+		return;
+	if (enable)
+		__atomic_fetch_or(&vring_reported[vid], 1ULL << vq, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(&vring_reported[vid], ~(1ULL << vq), __ATOMIC_RELEASE);
+	__atomic_store_n(&vring_dirty[vid], true, __ATOMIC_RELEASE);
+	__atomic_store_n(&events_pending, true, __ATOMIC_RELEASE);
+}
+
+/* Follows the link of started VFs; a change republishes VM->VF. */
+static void poll_vf_link(unsigned id, struct relay *r)
+{
+	bool up = vf_link_up(r->port);
+
+	if (up == r->vf_link_up)
+		return;
+	r->vf_link_up = up;
+	VLOG_INFO("relay %u: VF %s link %s", id, r->vf_dev, up ? "up" : "down");
+	relay_apply(id, r);
+}
+
+void relay_process_events(void)
+{
+	static uint64_t next_retry, next_link_poll;
+	uint64_t now = rte_get_timer_cycles();
+	bool retry = now >= next_retry, link_poll = now >= next_link_poll;
+
+	if (retry)
+		next_retry = now + rte_get_timer_hz();
+	if (link_poll)
+		next_link_poll = now + rte_get_timer_hz() / 50;
+	if (!__atomic_exchange_n(&events_pending, false, __ATOMIC_ACQ_REL) && !retry &&
+	    !link_poll)
+		return;
+	pthread_mutex_lock(&relay_lock);
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
+		struct relay *r = &relays[id];
+		uint64_t bits;
+
+		if (retry && r->vm_ready && r->vf_attached && !r->vf_started)
+			relay_apply(id, r);
+		if (link_poll && r->vf_started)
+			poll_vf_link(id, r);
+		if (!r->vm_ready || !__atomic_exchange_n(&vring_dirty[r->vid], false,
+							  __ATOMIC_ACQ_REL))
+			continue;
+		bits = __atomic_load_n(&vring_reported[r->vid], __ATOMIC_ACQUIRE);
+		if (bits == r->vq_enabled)
+			continue;
+		r->vq_enabled = bits;
+		VLOG_INFO("relay %u: guest queues now %u RX / %u TX enabled", id,
+			  count_bits(bits & 0x5555555555555555ULL),
+			  count_bits(bits & 0xaaaaaaaaaaaaaaaaULL));
+		relay_apply(id, r);
+	}
+	pthread_mutex_unlock(&relay_lock);
+}
+
+/* ---- CPU placement ---- */
+
+int relay_pin(unsigned id, int lcore_vf_to_vm, int lcore_vm_to_vf, char *err, size_t errlen)
+{
+	const int lcores[VFWD_NB_DIRS] = { lcore_vf_to_vm, lcore_vm_to_vf };
+	int target[VFWD_NB_DIRS];
+	struct relay *r;
+
+	if (id >= VFWD_MAX_RELAYS) {
+		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
+			 id, VFWD_MAX_RELAYS - 1);
+		return -ERANGE;
+	}
+	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		target[d] = lcores[d] < 0 ? -1 : worker_by_lcore((unsigned)lcores[d]);
+		if (lcores[d] >= 0 && target[d] < 0) {
+			snprintf(err, errlen, "CPU %d is not a worker CPU of this daemon "
+				 "(see VIRTIOFWD_CPU_MASK)", lcores[d]);
+			return -EINVAL;
+		}
+	}
+	pthread_mutex_lock(&relay_lock);
+	r = &relays[id];
+	assign_workers(id, r);
+	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		if (target[d] < 0 || target[d] == r->worker[d])
+			continue;
+		/* Off the old worker (which lets go) before onto the new one:
+		 * no packet is polled twice, none is reordered. */
+		if (r->published[d]) {
+			set_published(id, r, d, false);
+			r->worker[d] = target[d];
+			set_published(id, r, d, true);
+		} else {
+			r->worker[d] = target[d];
+		}
+	}
+	pthread_mutex_unlock(&relay_lock);
+	return 0;
+}
+
+/* ---- reporting ---- */
+
+int relay_get_info(unsigned id, struct relay_info *out)
+{
+	const struct relay *r;
+
+	if (id >= VFWD_MAX_RELAYS)
+		return -ERANGE;
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&relay_lock);
+	r = &relays[id];
+	out->id = id;
+	out->in_use = relay_in_use(r);
+	out->vf_attached = r->vf_attached;
+	out->vf_started = r->vf_started;
+	out->vf_link_up = r->vf_link_up;
+	out->socket_registered = r->sock_registered;
+	out->vm_connected = r->vm_ready;
+	snprintf(out->vf, sizeof(out->vf), "%s", r->vf_dev);
+	snprintf(out->socket, sizeof(out->socket), "%s", r->sock_path);
+	out->vid = r->vid;
+	out->guest_rx_queues = count_bits(r->vq_enabled & 0x5555555555555555ULL);
+	out->guest_tx_queues = count_bits(r->vq_enabled & 0xaaaaaaaaaaaaaaaaULL);
+	out->numa_node = r->pool ? r->pool->socket_id : -1;
+	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		out->dir_active[d] = r->published[d];
+		out->cpu[d] = r->worker[d] >= 0 ? (int)worker_lcore((unsigned)r->worker[d]) : -1;
+		stats_read(&r->dir[d].counters, &out->counters[d]);
+	}
+	if (r->pool) {
+		out->pool_size = pool_size(r->pool);
+		out->pool_in_use = pool_in_use(r->pool);
+	}
+	pthread_mutex_unlock(&relay_lock);
+	return 0;
+}
+
+unsigned relay_count(void)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&relay_lock);
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++)
+		n += relay_in_use(&relays[id]);
+	pthread_mutex_unlock(&relay_lock);
+	return n;
+}
+
+void relay_shutdown(void)
+{
+	char err[256];
+
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
+		if (relays[id].sock_registered)
+			relay_remove_socket(id, err, sizeof(err));
+		if (relays[id].vf_attached)
+			relay_remove_vf(id, err, sizeof(err));
+	}
+	/* Every direction is unpublished by now and every VF stopped: each
+	 * pool must be full again, or something leaked. */
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
+		struct relay *r = &relays[id];
+
+		if (!r->pool)
+			continue;
+		if (pool_in_use(r->pool) != 0)
+			VLOG_ERR("relay %u: %u mbufs not returned to the pool at shutdown (leak)",
+				 id, pool_in_use(r->pool));
+		else
+			VLOG_INFO("relay %u: all %u mbufs back in the pool", id, pool_size(r->pool));
+		rte_mempool_free(r->pool);
+		r->pool = NULL;
+	}
+}

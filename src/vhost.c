@@ -1,0 +1,238 @@
+#include "vhost.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/virtio_net.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_vhost.h>
+
+#include "log.h"
+#include "relay.h"
+
+static bool client_mode;
+static uint64_t disabled_features;
+static uid_t sock_uid = (uid_t)-1;
+static gid_t sock_gid = (gid_t)-1;
+
+static int on_new_device(int vid)
+{
+	char path[PATH_MAX];
+
+	if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0)
+		return -1;
+	return relay_vm_connected(vid, path);
+}
+
+static void on_destroy_device(int vid)
+{
+	relay_vm_disconnected(vid);
+}
+
+static int on_vring_state_changed(int vid, uint16_t queue_id, int enable)
+{
+	relay_vm_vring(vid, queue_id, enable != 0);
+	return 0;
+}
+
+static const struct rte_vhost_device_ops vhost_ops = {
+	.new_device = on_new_device,
+	.destroy_device = on_destroy_device,
+	.vring_state_changed = on_vring_state_changed,
+};
+
+/* Owner and group names that do not exist on this host (the defaults name
+ * libvirt's users, absent where libvirt is not installed) leave the socket
+ * with the daemon's own; that is logged once, not fatal. */
+static void resolve_owner(const struct vfwd_config *cfg)
+{
+	if (cfg->socket_owner[0]) {
+		struct passwd *pw = getpwnam(cfg->socket_owner);
+
+		if (pw)
+			sock_uid = pw->pw_uid;
+		else
+			VLOG_WARN("socket owner '%s' (VIRTIOFWD_SOCKET_OWNER / -u) does not "
+				  "exist on this host; vhost-user sockets keep the daemon's user",
+				  cfg->socket_owner);
+	}
+	if (cfg->socket_group[0]) {
+		struct group *gr = getgrnam(cfg->socket_group);
+
+		if (gr)
+			sock_gid = gr->gr_gid;
+		else
+			VLOG_WARN("socket group '%s' (VIRTIOFWD_SOCKET_GROUP / -g) does not "
+				  "exist on this host; vhost-user sockets keep the daemon's group",
+				  cfg->socket_group);
+	}
+}
+
+int vhost_setup(const struct vfwd_config *cfg)
+{
+	client_mode = cfg->vhost_client;
+	if (!cfg->mrgbuf)
+		disabled_features |= 1ULL << VIRTIO_NET_F_MRG_RXBUF;
+	if (!cfg->tso)
+		/* Without offloads the guest must hand us complete frames with
+		 * checksums done, and expect the same from us. */
+		disabled_features |= (1ULL << VIRTIO_NET_F_CSUM) |
+			(1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+			(1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
+			(1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
+			(1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_ECN) |
+			(1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO);
+	resolve_owner(cfg);
+	return 0;
+}
+
+/* Server mode: a socket file left by a previous run would make bind() fail;
+ * remove it, but only if it is a socket: never delete anything else. */
+static int clear_stale_socket(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; move it away or "
+			 "choose another socket directory (VIRTIOFWD_SOCKET_DIR / -V)", path);
+		return -EEXIST;
+	}
+	if (unlink(path) != 0) {
+		snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vhost_add_socket(const char *path, char *err, size_t errlen)
+{
+	uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
+	int rc;
+
+	if (client_mode) {
+		flags |= RTE_VHOST_USER_CLIENT;   /* reconnects by itself */
+	} else {
+		rc = clear_stale_socket(path, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	if (rte_vhost_driver_register(path, flags) != 0) {
+		snprintf(err, errlen, "cannot register vhost-user socket %s "
+			 "(already registered, or the path is too long)", path);
+		return -EINVAL;
+	}
+	if (rte_vhost_driver_disable_features(path, disabled_features) != 0 ||
+	    rte_vhost_driver_callback_register(path, &vhost_ops) != 0 ||
+	    rte_vhost_driver_start(path) != 0) {
+		if (client_mode)
+			snprintf(err, errlen, "cannot start vhost-user client on %s", path);
+		else
+			snprintf(err, errlen, "cannot create vhost-user socket %s: check "
+				 "that its directory exists and is writable", path);
+		rte_vhost_driver_unregister(path);
+		return -EINVAL;
+	}
+	if (!client_mode) {
+		if ((sock_uid != (uid_t)-1 || sock_gid != (gid_t)-1) &&
+		    chown(path, sock_uid, sock_gid) != 0)
+			VLOG_WARN("cannot change owner of %s: %s", path, strerror(errno));
+		if (chmod(path, 0660) != 0)
+			VLOG_WARN("cannot set mode 0660 on %s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+void vhost_remove_socket(const char *path)
+{
+	int rc = rte_vhost_driver_unregister(path);
+
+	if (rc != 0)
+		VLOG_WARN("unregistering vhost-user socket %s failed", path);
+	if (!client_mode)
+		unlink(path);
+}
+
+uint16_t vm_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max)
+{
+	return rte_vhost_dequeue_burst(d->p.vid, d->p.src_queues[qi], d->p.pool, pkts, max);
+}
+
+/* Chooses a guest RX queue for a packet so that a flow always lands on the
+ * same queue (the guest sees each flow in order). The NIC's RSS hash when
+ * it gave one, else a cheap hash of the addresses and ports. */
+static uint32_t flow_hash(const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eth;
+	uint32_t h;
+
+	if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH)
+		return m->hash.rss;
+	if (rte_pktmbuf_data_len(m) < sizeof(*eth) + sizeof(struct rte_ipv4_hdr))
+		return 0;
+	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+		const struct rte_ipv4_hdr *ip = (const void *)(eth + 1);
+		size_t ihl = (size_t)(ip->version_ihl & 0xf) * 4;
+
+		h = ip->src_addr ^ ip->dst_addr ^ ip->next_proto_id;
+		if ((ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP) &&
+		    (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+						  RTE_IPV4_HDR_OFFSET_MASK)) == 0 &&
+		    rte_pktmbuf_data_len(m) >= sizeof(*eth) + ihl + 4) {
+			uint32_t ports;
+
+			memcpy(&ports, (const uint8_t *)ip + ihl, sizeof(ports));
+			h ^= ports;
+		}
+	} else {
+		uint32_t a, b;
+
+		memcpy(&a, eth->src_addr.addr_bytes + 2, 4);
+		memcpy(&b, eth->dst_addr.addr_bytes + 2, 4);
+		h = a ^ b;
+	}
+	h *= 0x9e3779b1u;            /* spread the bits before the modulo */
+	return h ^ (h >> 16);
+}
+
+uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct rte_mbuf *by_queue[FWD_MAX_QUEUES][FWD_BURST];
+	struct rte_mbuf *refused[FWD_BURST];
+	uint16_t count[FWD_MAX_QUEUES] = { 0 };
+	uint16_t nq = d->p.nb_dst_queues, sent = 0, nb_refused = 0;
+
+	if (nq == 1) {
+		sent = rte_vhost_enqueue_burst(d->p.vid, d->p.dst_queues[0], pkts, n);
+		/* The guest got copies: the originals go back to the pool. */
+		rte_pktmbuf_free_bulk(pkts, sent);
+		return sent;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t q = flow_hash(pkts[i]) % nq;
+
+		by_queue[q][count[q]++] = pkts[i];
+	}
+	for (uint16_t q = 0; q < nq; q++) {
+		uint16_t k;
+
+		if (count[q] == 0)
+			continue;
+		k = rte_vhost_enqueue_burst(d->p.vid, d->p.dst_queues[q], by_queue[q], count[q]);
+		rte_pktmbuf_free_bulk(by_queue[q], k);
+		sent += k;
+		for (uint16_t j = k; j < count[q]; j++)
+			refused[nb_refused++] = by_queue[q][j];
+	}
+	/* Contract with fwd_poll: what was not taken follows what was. */
+	memcpy(pkts + sent, refused, nb_refused * sizeof(refused[0]));
+	return sent;
+}

@@ -1,0 +1,235 @@
+/* The poll loop. Shaped like DPDK's l2fwd: an endless loop over a small
+ * list of things to poll, reporting a quiescent state after every pass so
+ * that control threads know when the worker has let go of an old list. */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+
+#include "log.h"
+
+struct poll_list {
+	unsigned n;
+	struct fwd_dir *dirs[];
+};
+
+struct worker {
+	struct poll_list *list;          /* published with release semantics */
+	unsigned lcore;
+	unsigned id;                     /* thread id in the QSBR variable */
+	unsigned nb_dirs;                /* of list, for readers that must not touch it */
+	bool stop;
+	/* Written by the worker only. */
+	uint64_t loops;
+	uint64_t busy_cycles;
+	uint64_t tsc_start;
+} __rte_cache_aligned;
+
+static struct worker workers[WORKER_MAX];
+static unsigned nb_workers;
+static struct rte_rcu_qsbr *qsbr;
+static struct poll_list empty_list;
+
+int worker_init(const unsigned *lcores, unsigned n)
+{
+	size_t sz;
+
+	if (n == 0 || n > WORKER_MAX)
+		return -1;
+	sz = rte_rcu_qsbr_get_memsize(n);
+	qsbr = rte_zmalloc("vfwd_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (!qsbr || rte_rcu_qsbr_init(qsbr, n) != 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		workers[i].lcore = lcores[i];
+		workers[i].id = i;
+		workers[i].list = &empty_list;
+		if (rte_rcu_qsbr_thread_register(qsbr, i) != 0)
+			return -1;
+	}
+	nb_workers = n;
+	return 0;
+}
+
+unsigned worker_count(void)
+{
+	return nb_workers;
+}
+
+unsigned worker_lcore(unsigned w)
+{
+	return workers[w].lcore;
+}
+
+int worker_by_lcore(unsigned lcore)
+{
+	for (unsigned i = 0; i < nb_workers; i++)
+		if (workers[i].lcore == lcore)
+			return (int)i;
+	return -1;
+}
+
+/* Counts and frees what a sink did not take. */
+static void drop_rest(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	rte_pktmbuf_free_bulk(pkts, n);
+	if (d->p.drop_cause == FWD_DROP_FULL) {
+		STATS_ADD(d->counters.drop_full_pkts, n);
+		STATS_ADD(d->counters.drop_full_bytes, bytes);
+	} else {
+		STATS_ADD(d->counters.drop_unconn_pkts, n);
+		STATS_ADD(d->counters.drop_unconn_bytes, bytes);
+	}
+}
+
+uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+{
+	RTE_SET_USED(d);
+	RTE_SET_USED(pkts);
+	RTE_SET_USED(n);
+	return 0;
+}
+
+void fwd_poll(struct fwd_dir *d)
+{
+	struct rte_mbuf *pkts[FWD_BURST];
+
+	for (uint16_t qi = 0; qi < d->p.nb_src_queues; qi++) {
+		uint16_t n = d->p.source(d, qi, pkts, FWD_BURST);
+		uint64_t bytes = 0;
+		uint16_t sent;
+
+		if (n == 0)
+			continue;
+		for (uint16_t i = 0; i < n; i++)
+			bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		STATS_ADD(d->counters.rx_pkts, n);
+		STATS_ADD(d->counters.rx_bytes, bytes);
+		/* The sink owns pkts[0..sent) from here on: sum the bytes it
+		 * refused first, while those mbufs are still ours. */
+		sent = d->p.sink(d, pkts, n);
+		if (sent < n) {
+			uint64_t dropped = 0;
+
+			for (uint16_t i = sent; i < n; i++)
+				dropped += rte_pktmbuf_pkt_len(pkts[i]);
+			bytes -= dropped;
+			drop_rest(d, pkts + sent, n - sent);
+		}
+		STATS_ADD(d->counters.tx_pkts, sent);
+		STATS_ADD(d->counters.tx_bytes, bytes);
+	}
+}
+
+static int worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t prev;
+
+	rte_rcu_qsbr_thread_online(qsbr, w->id);
+	w->tsc_start = rte_rdtsc();
+	prev = w->tsc_start;
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		const struct poll_list *list =
+			__atomic_load_n(&w->list, __ATOMIC_ACQUIRE);
+
+		for (unsigned i = 0; i < list->n; i++) {
+			struct fwd_dir *d = list->dirs[i];
+			uint64_t rx_before = d->counters.rx_pkts;
+			uint64_t now;
+
+			fwd_poll(d);
+			now = rte_rdtsc();
+			STATS_ADD(d->counters.polls, 1);
+			if (d->counters.rx_pkts != rx_before) {
+				STATS_ADD(d->counters.busy_cycles, now - prev);
+				STATS_ADD(w->busy_cycles, now - prev);
+			}
+			prev = now;
+		}
+		STATS_ADD(w->loops, 1);
+		rte_rcu_qsbr_quiescent(qsbr, w->id);
+		if (list->n == 0) {
+			/* Nothing to poll: let the core breathe a little
+			 * without leaving the quiescent-state protocol. */
+			rte_pause();
+			prev = rte_rdtsc();
+		}
+	}
+	rte_rcu_qsbr_thread_offline(qsbr, w->id);
+	return 0;
+}
+
+int worker_launch_all(void)
+{
+	for (unsigned i = 0; i < nb_workers; i++) {
+		if (rte_eal_remote_launch(worker_main, &workers[i], workers[i].lcore) != 0) {
+			VLOG_ERR("cannot launch worker on lcore %u", workers[i].lcore);
+			return -1;
+		}
+		VLOG_INFO("worker %u polling on lcore %u", i, workers[i].lcore);
+	}
+	return 0;
+}
+
+void worker_publish(unsigned w, struct fwd_dir *const *dirs, unsigned n)
+{
+	struct poll_list *next = &empty_list, *old;
+
+	if (n > 0) {
+		/* Control path: allocation is fine here. If it fails the
+		 * worker keeps an empty list rather than a half-built one. */
+		next = malloc(sizeof(*next) + n * sizeof(next->dirs[0]));
+		if (!next) {
+			VLOG_CRIT("out of memory publishing the poll list of lcore %u",
+				  workers[w].lcore);
+			next = &empty_list;
+		} else {
+			next->n = n;
+			memcpy(next->dirs, dirs, n * sizeof(dirs[0]));
+		}
+	}
+	old = workers[w].list;
+	__atomic_store_n(&workers[w].list, next, __ATOMIC_RELEASE);
+	__atomic_store_n(&workers[w].nb_dirs, next->n, __ATOMIC_RELAXED);
+	/* After this, worker w has finished any pass that began with the old
+	 * list, so directions dropped from it are no longer touched. */
+	rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+	if (old != &empty_list)
+		free(old);
+}
+
+void worker_stop_all(void)
+{
+	for (unsigned i = 0; i < nb_workers; i++)
+		__atomic_store_n(&workers[i].stop, true, __ATOMIC_RELAXED);
+	rte_eal_mp_wait_lcore();
+	for (unsigned i = 0; i < nb_workers; i++) {
+		if (workers[i].list != &empty_list)
+			free(workers[i].list);
+		workers[i].list = &empty_list;
+	}
+}
+
+void worker_get_info(unsigned w, struct worker_info *out)
+{
+	const struct worker *wk = &workers[w];
+
+	out->lcore = wk->lcore;
+	out->nb_dirs = __atomic_load_n(&wk->nb_dirs, __ATOMIC_RELAXED);
+	out->loops = __atomic_load_n(&wk->loops, __ATOMIC_RELAXED);
+	out->busy_cycles = __atomic_load_n(&wk->busy_cycles, __ATOMIC_RELAXED);
+	out->tsc_start = wk->tsc_start;
+}

@@ -1,0 +1,86 @@
+/* worker: the data plane. Each worker lcore polls the relay directions on
+ * its poll list, in bursts, with no locks, syscalls or allocation.
+ *
+ *   worker_init(lcores, n)        one worker per lcore, RCU state set up
+ *   worker_launch_all()           start the poll loops
+ *   worker_publish(w, dirs, n)    replace worker w's poll list and wait
+ *                                 until w no longer uses the old one
+ *   worker_stop_all()             stop the loops (shutdown)
+ *
+ * A fwd_dir's fields other than its counters may be changed only while the
+ * direction is on no published poll list: worker_publish() returning is the
+ * guarantee that the worker has let go of it (rte_rcu_qsbr). Control
+ * threads serialise their calls to worker_publish() (the relay lock).
+ */
+#ifndef VFWD_WORKER_H
+#define VFWD_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_common.h>
+
+#include "config.h"
+#include "stats.h"
+
+#define WORKER_MAX 64
+#define FWD_BURST 32
+#define FWD_MAX_QUEUES 32    /* virtio queue pairs per relay */
+
+struct rte_mbuf;
+struct rte_mempool;
+struct fwd_dir;
+
+/* A source yields packets from its queue index qi; a sink takes ownership
+ * of the first k of n packets and returns k. What the sink does not take,
+ * the caller counts as dropped (drop_cause says why) and frees. */
+typedef uint16_t (*fwd_source_fn)(struct fwd_dir *d, uint16_t qi,
+				  struct rte_mbuf **pkts, uint16_t max);
+typedef uint16_t (*fwd_sink_fn)(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+
+enum fwd_drop_cause { FWD_DROP_FULL, FWD_DROP_UNCONNECTED };
+
+/* What a direction polls and where it sends: set by the control plane only
+ * while the direction is on no published poll list. */
+struct fwd_params {
+	fwd_source_fn source;
+	fwd_sink_fn sink;
+	enum fwd_drop_cause drop_cause;
+	uint16_t nb_src_queues;             /* queues the source polls */
+	uint16_t nb_dst_queues;             /* queues the sink may use */
+	uint16_t src_queues[FWD_MAX_QUEUES];
+	uint16_t dst_queues[FWD_MAX_QUEUES];
+	uint16_t port_id;                   /* the VF ethdev */
+	int vid;                            /* the vhost device */
+	struct rte_mempool *pool;           /* for vhost dequeue */
+};
+
+struct fwd_dir {
+	struct dir_counters counters;       /* written by the polling worker only */
+	struct fwd_params p;
+} __rte_cache_aligned;
+
+struct worker_info {
+	unsigned lcore;
+	unsigned nb_dirs;
+	uint64_t loops;
+	uint64_t busy_cycles;               /* sum over its directions' busy polls */
+	uint64_t tsc_start;                 /* when the loop started */
+};
+
+int worker_init(const unsigned *lcores, unsigned n);
+unsigned worker_count(void);
+/* Index of the worker on lcore, or -1. */
+int worker_by_lcore(unsigned lcore);
+unsigned worker_lcore(unsigned w);
+int worker_launch_all(void);
+void worker_publish(unsigned w, struct fwd_dir *const *dirs, unsigned n);
+void worker_stop_all(void);
+void worker_get_info(unsigned w, struct worker_info *out);
+
+/* The sink of a direction whose destination is not there: takes nothing. */
+uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+
+/* Polls one direction once: the whole forwarding step, both directions. */
+void fwd_poll(struct fwd_dir *d);
+
+#endif

@@ -1,0 +1,37 @@
+import os
+import subprocess
+
+import pytest
+
+import harness
+
+
+def pytest_configure(config):
+    for exe in (harness.DAEMON, harness.PEER):
+        if not os.path.exists(exe):
+            raise pytest.UsageError("%s is missing: build first (scripts/build.sh)" % exe)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A directory for one test's sockets, logs and reports; short, because
+    unix socket paths are limited to 107 bytes."""
+    d = "/tmp/vfwd-t/%s" % harness.unique("")
+    os.makedirs(d)
+    yield d
+    subprocess.run(["rm", "-rf", d])
+
+
+@pytest.fixture
+def procs():
+    """Processes a test starts; whatever is still running at the end is
+    killed and its DPDK leftovers removed, so one failure does not starve
+    the next test of cores or hugepages."""
+    started = []
+    yield started
+    for p in reversed(started):
+        if p.alive():
+            p.kill()
+        prefix = getattr(p, "prefix", None)
+        if prefix:
+            harness.cleanup_prefix(prefix)

@@ -1,0 +1,212 @@
+"""The relay end to end: a VF-side peer on memif, the daemon, a VM-side
+peer on vhost-user (virtio_user), real packets checked byte for byte."""
+import json
+import os
+import re
+import time
+
+from harness import Daemon, Peer, memif_peer, memif_vf, start_testpmd
+
+N = 3000
+SIZES = "64,512,1518,60,1000"
+
+
+def sock(workdir, rid=0):
+    return "%s/virtio-forwarder%d.sock" % (workdir, rid)
+
+
+def vm_vdev(workdir, rid=0, n=0, server=False):
+    return "net_virtio_user%d,path=%s,queue_size=4096%s" % (
+        n, sock(workdir, rid), ",server=1" if server else "")
+
+
+def traffic_opts(tag, expect_tag, go, n=N, extra=()):
+    return ["--tx", n, "--expect", n, "--tag", tag, "--expect-tag", expect_tag,
+            "--flows", 4, "--pps", 5000, "--sizes", SIZES, "--start-file", go, "--wait-link"] + list(extra)
+
+
+def both_active(r):
+    return r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"]
+
+
+def assert_clean(report, expect, daemon=None, rid=0):
+    state = json.dumps(daemon.relay(rid)) if daemon else ""
+    for p in report["ports"]:
+        assert p["rx_ok"] == expect, (p, state)
+        assert p["rx_corrupt"] == 0 and p["lost"] == 0 and p["reordered_or_dup"] == 0, (p, state)
+
+
+def assert_counters(r, vf_report, vm_report, base=None):
+    """The daemon's counters match what the peers sent, and nothing was
+    dropped. base: counters from before this round (they only grow)."""
+    base = base or {"vf_to_vm": {}, "vm_to_vf": {}}
+    for d, sender in (("vf_to_vm", vf_report), ("vm_to_vf", vm_report)):
+        c, b = r[d], base[d]
+        tx = sum(p["tx"] for p in sender["ports"])
+        tx_bytes = sum(p["tx_bytes"] for p in sender["ports"])
+        assert c["rx_pkts"] - b.get("rx_pkts", 0) == tx, (d, c)
+        assert c["tx_pkts"] - b.get("tx_pkts", 0) == tx, (d, c)
+        assert c["rx_bytes"] - b.get("rx_bytes", 0) == tx_bytes, (d, c)
+        assert c["tx_bytes"] - b.get("tx_bytes", 0) == tx_bytes, (d, c)
+        assert c["drop_full_pkts"] == b.get("drop_full_pkts", 0), (d, c)
+
+
+def run_round(workdir, procs, d, rid=0, vm_server=False, base=None):
+    go = os.path.join(workdir, "go-%d" % time.monotonic_ns())
+    vf = Peer(workdir, [memif_peer(workdir, rid)], traffic_opts(1, 2, go))
+    procs.append(vf)
+    vm = Peer(workdir, [vm_vdev(workdir, rid, server=vm_server)], traffic_opts(2, 1, go))
+    procs.append(vm)
+    d.wait_relay(rid, both_active, what="both directions active")
+    open(go, "w").close()
+    vf_rep, vm_rep = vf.report(), vm.report()
+    assert_clean(vf_rep, N, d, rid)
+    assert_clean(vm_rep, N, d, rid)
+    r = d.relay(rid)
+    assert_counters(r, vf_rep, vm_rep, base)
+    return r
+
+
+def vm_gone_and_pool_full(r):
+    return not r["vm_connected"] and not r["vf_started"] and r["pool_in_use"] == 0
+
+
+def test_server_mode_both_ways_then_vm_returns(workdir, procs):
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                         "-P", memif_vf(workdir) + "=0"])
+    procs.append(d)
+    assert oct(os.stat(sock(workdir)).st_mode & 0o777) == "0o660"
+    first = run_round(workdir, procs, d)
+    # The VM side left: the VF is stopped and every mbuf is back.
+    d.wait_relay(0, vm_gone_and_pool_full, what="VM gone, pool full")
+    # It comes back: traffic again, counters continue from where they were.
+    second = run_round(workdir, procs, d, base=first)
+    d.wait_relay(0, vm_gone_and_pool_full, what="VM gone, pool full")
+    assert second["vf_to_vm"]["rx_pkts"] == 2 * N
+    assert d.stop() == 0
+    log = d.log()
+    assert "relay 0: all 8191 mbufs back in the pool" in log
+    for line in ("VF net_memif0", "VM connected", "VF->VM active", "VM->VF active",
+                 "VM gone", "stopped while its VM is away"):
+        assert line in log, line
+
+
+def test_client_mode_both_ways(workdir, procs):
+    go = os.path.join(workdir, "go")
+    # In client mode the VM side owns the socket: start it first.
+    vm = Peer(workdir, [vm_vdev(workdir, server=True)], traffic_opts(2, 1, go))
+    procs.append(vm)
+    vf = Peer(workdir, [memif_peer(workdir)], traffic_opts(1, 2, go))
+    procs.append(vf)
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "-i", "-V", workdir,
+                         "-P", memif_vf(workdir) + "=0"])
+    procs.append(d)
+    d.wait_relay(0, both_active, what="both directions active")
+    open(go, "w").close()
+    vf_rep, vm_rep = vf.report(), vm.report()
+    assert_clean(vf_rep, N, d)
+    assert_clean(vm_rep, N, d)
+    assert_counters(d.relay(0), vf_rep, vm_rep)
+    assert d.stop() == 0
+
+
+def test_client_mode_daemon_restart_while_vm_runs(workdir, procs):
+    """The VM-side peer keeps running while the daemon restarts; traffic
+    resumes by itself, in order, lost only during the gap."""
+    total = 12000
+    go = os.path.join(workdir, "go")
+    vm = Peer(workdir, [vm_vdev(workdir, server=True)],
+              ["--tx", total, "--tag", 2, "--pps", 1500, "--flows", 2, "--start-file", go])
+    procs.append(vm)
+    vf = Peer(workdir, [memif_peer(workdir)],
+              ["--expect", total, "--expect-tag", 2, "--idle-timeout", 6000, "--timeout", 60])
+    procs.append(vf)
+    args = ["-C", "1", "-M", "0", "-i", "-V", workdir, "-P", memif_vf(workdir) + "=0"]
+    d1 = Daemon(workdir, args)
+    procs.append(d1)
+    d1.wait_relay(0, both_active)
+    open(go, "w").close()
+    d1.wait_relay(0, lambda r: r["vm_to_vf"]["tx_pkts"] > 1000, what="traffic")
+    assert d1.stop() == 0
+    time.sleep(1)
+    d2 = Daemon(workdir, args)
+    procs.append(d2)
+    r = d2.wait_relay(0, lambda r: r["vm_to_vf"]["tx_pkts"] > 1000, timeout=30,
+                      what="traffic after the restart")
+    assert r["vm_to_vf"]["drop_full_pkts"] == 0
+    vm_rep, vf_rep = vm.report(), vf.report()
+    p = vf_rep["ports"][0]
+    assert p["rx_corrupt"] == 0 and p["reordered_or_dup"] == 0, p
+    assert p["rx_ok"] + p["lost"] <= total
+    assert p["rx_ok"] >= 2000, p
+    assert d2.stop() == 0
+
+
+def test_testpmd_as_vm_reflects_through_relay(workdir, procs):
+    """dpdk-testpmd on net_virtio_user as the VM, swapping MACs: what the VF
+    side sends comes back through both directions of the relay intact."""
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                         "-P", memif_vf(workdir) + "=0"])
+    procs.append(d)
+    go = os.path.join(workdir, "go")
+    vf = Peer(workdir, [memif_peer(workdir)],
+              ["--tx", N, "--expect", N, "--tag", 3, "--expect-tag", 3, "--sizes", SIZES,
+               "--start-file", go, "--wait-link", "--pps", 2000])
+    procs.append(vf)
+    pmd = start_testpmd(workdir, [vm_vdev(workdir)],
+                  ["--forward-mode=macswap", "--auto-start", "--stats-period=100",
+                   "--total-num-mbufs=8192"])
+    procs.append(pmd)
+    d.wait_relay(0, both_active, timeout=30)
+    open(go, "w").close()
+    p = vf.report()["ports"][0]
+    r = d.relay(0)
+    # testpmd shares a core with the peer and may drop when descheduled;
+    # the relay itself must lose nothing, and what returns must be exact.
+    assert p["rx_corrupt"] == 0 and p["reordered_or_dup"] == 0, p
+    assert p["rx_ok"] >= N * 0.9, p
+    assert r["vf_to_vm"]["rx_pkts"] == r["vf_to_vm"]["tx_pkts"] == N, r
+    assert r["vm_to_vf"]["rx_pkts"] == r["vm_to_vf"]["tx_pkts"] == p["rx_ok"], r
+    pmd.stop()
+    d.wait_relay(0, vm_gone_and_pool_full)
+    assert d.stop() == 0
+
+
+def test_vm_killed_mid_traffic_other_relay_undisturbed(workdir, procs):
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                         "-P", memif_vf(workdir, 0) + "=0", "-P", memif_vf(workdir, 1) + "=1"])
+    procs.append(d)
+    long_opts = ["--tx", 100000, "--pps", 3000, "--tag", 1, "--wait-link"]
+    vfs = [Peer(workdir, [memif_peer(workdir, i)], long_opts + ["--expect", 100000,
+                                                                "--idle-timeout", 60000])
+           for i in (0, 1)]
+    procs.extend(vfs)
+    vms = [Peer(workdir, [vm_vdev(workdir, i)], ["--expect", 100000, "--idle-timeout", 60000,
+                                                 "--wait-link"]) for i in (0, 1)]
+    procs.extend(vms)
+    for i in (0, 1):
+        d.wait_relay(i, lambda r: r["vf_to_vm"]["tx_pkts"] > 500, what="traffic")
+    vms[0].kill()
+    r0 = d.wait_relay(0, vm_gone_and_pool_full, what="VM gone, pool full")
+    assert r0["vf_to_vm"]["drop_full_pkts"] < 1024, r0
+    before = d.relay(1)["vf_to_vm"]["tx_pkts"]
+    time.sleep(1.5)
+    after = d.relay(1)
+    assert after["vm_connected"] and after["vf_to_vm"]["tx_pkts"] > before + 1000
+    for p in vfs + vms[1:]:
+        p.stop()
+    d.wait_relay(1, vm_gone_and_pool_full)
+    assert d.stop() == 0
+    assert "leak" not in d.log()
+
+
+def test_missing_vf_is_an_error_for_its_relay_only(workdir, procs):
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                         "-P", "0000:7f:1f.7=5", "-P", memif_vf(workdir) + "=0"])
+    procs.append(d)
+    assert d.relay(0)["vf_attached"]
+    assert not d.relay(5)["vf_attached"]
+    assert re.search(r"relay 5: static VF not attached: VF 0000:7f:1f.7: no such PCI device",
+                     d.log())
+    run_round(workdir, procs, d)
+    assert d.stop() == 0
