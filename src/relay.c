@@ -23,6 +23,9 @@ struct relay {
 	bool vf_attached, vf_started;
 	bool vf_start_failed;            /* logged once, retried every second */
 	bool vf_link_up;                 /* polled by the main thread */
+	bool vf_is_vdev;                 /* a software stand-in, not a PCI VF */
+	bool vf_hold;                    /* kept stopped for a restart */
+	uint64_t vf_down_since;          /* TSC when its link was last seen down */
 	uint16_t port;
 	char vf_dev[VFWD_DEVARGS_MAX];
 	/* VM side */
@@ -202,23 +205,27 @@ static void set_published(unsigned id, struct relay *r, int d, bool on)
 		VLOG_INFO("relay %u: %s stopped", id, dir_name[d]);
 }
 
-/* The one place that turns a relay's facts into what workers poll. Order
- * matters: a direction is unpublished (and the worker has let go) before
- * anything it uses changes or stops; a VF is started before a direction
- * that reads it is published. */
-static void relay_apply(unsigned id, struct relay *r)
+/* Unpublishes the directions whose wanted parameters differ from what
+ * their worker polls (or that should not run at all). */
+static void unpublish_changed(unsigned id, struct relay *r)
 {
-	struct fwd_params want[VFWD_NB_DIRS];
-	bool on[VFWD_NB_DIRS];
-	char err[256];
+	struct fwd_params want;
 
 	for (int d = 0; d < VFWD_NB_DIRS; d++) {
-		on[d] = wanted_params(r, d, &want[d]);
-		if (r->published[d] && (!on[d] || memcmp(&want[d], &r->dir[d].p, sizeof(want[d])) != 0))
+		bool on = wanted_params(r, d, &want);
+
+		if (r->published[d] && (!on || memcmp(&want, &r->dir[d].p, sizeof(want)) != 0))
 			set_published(id, r, d, false);
 	}
-	/* The VF runs exactly while its VM is there. */
-	if (r->vf_attached && r->vm_ready && !r->vf_started) {
+}
+
+/* The VF runs exactly while its VM is there (and no restart holds it). */
+static void update_vf_run_state(unsigned id, struct relay *r)
+{
+	bool run = r->vf_attached && r->vm_ready && !r->vf_hold;
+	char err[256];
+
+	if (run && !r->vf_started) {
 		if (vf_start(r->port, err, sizeof(err)) == 0) {
 			r->vf_started = true;
 			r->vf_start_failed = false;
@@ -228,16 +235,31 @@ static void relay_apply(unsigned id, struct relay *r)
 			     "relay %u: VF %s: %s; retrying every second", id, r->vf_dev, err);
 			r->vf_start_failed = true;
 		}
-	} else if (r->vf_started && (!r->vf_attached || !r->vm_ready)) {
+	} else if (r->vf_started && !run) {
 		vf_stop(r->port);
 		r->vf_started = false;
 		r->vf_link_up = false;
-		VLOG_INFO("relay %u: VF %s stopped while its VM is away", id, r->vf_dev);
+		r->vf_down_since = 0;
+		VLOG_INFO("relay %u: VF %s stopped%s", id, r->vf_dev,
+			  r->vm_ready ? "" : " while its VM is away");
 	}
+}
+
+/* The one place that turns a relay's facts into what workers poll. Order
+ * matters: a direction is unpublished (and the worker has let go) before
+ * anything it uses changes or stops; a VF is started before a direction
+ * that reads it is published; and since the VF's state feeds what the
+ * directions want, they are compared again after it changed. */
+static void relay_apply(unsigned id, struct relay *r)
+{
+	struct fwd_params want;
+
+	unpublish_changed(id, r);
+	update_vf_run_state(id, r);
+	unpublish_changed(id, r);
 	for (int d = 0; d < VFWD_NB_DIRS; d++) {
-		on[d] = wanted_params(r, d, &want[d]);
-		if (on[d] && !r->published[d]) {
-			memcpy(&r->dir[d].p, &want[d], sizeof(want[d]));
+		if (!r->published[d] && wanted_params(r, d, &want)) {
+			memcpy(&r->dir[d].p, &want, sizeof(want));
 			set_published(id, r, d, true);
 		}
 	}
@@ -285,6 +307,7 @@ int relay_add_vf(unsigned id, const char *dev, char *err, size_t errlen)
 	if (rc != 0)
 		goto out;
 	snprintf(r->vf_dev, sizeof(r->vf_dev), "%s", dev);
+	r->vf_is_vdev = strncmp(dev, "net_", 4) == 0;
 	r->vf_attached = true;
 	VLOG_INFO("relay %u: VF %s attached as port %u", id, dev, r->port);
 	relay_apply(id, r);
@@ -487,16 +510,34 @@ void relay_vm_vring(int vid, uint16_t vq, bool enable)
 	__atomic_store_n(&events_pending, true, __ATOMIC_RELEASE);
 }
 
+/* A software VF (memif) whose peer came up after our start, or restarted,
+ * connects only when the port starts: restart it after this long down.
+ * PCI VFs are left alone: their link follows the cable, not a start. */
+#define VDEV_RESTART_AFTER_S 2
+
 /* Follows the link of started VFs; a change republishes VM->VF. */
-static void poll_vf_link(unsigned id, struct relay *r)
+static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 {
 	bool up = vf_link_up(r->port);
 
-	if (up == r->vf_link_up)
-		return;
-	r->vf_link_up = up;
-	VLOG_INFO("relay %u: VF %s link %s", id, r->vf_dev, up ? "up" : "down");
-	relay_apply(id, r);
+	if (up)
+		r->vf_down_since = 0;
+	else if (!r->vf_down_since)
+		r->vf_down_since = now;
+	if (up != r->vf_link_up) {
+		r->vf_link_up = up;
+		VLOG_INFO("relay %u: VF %s link %s", id, r->vf_dev, up ? "up" : "down");
+		relay_apply(id, r);
+	}
+	if (!up && r->vf_is_vdev &&
+	    now - r->vf_down_since > VDEV_RESTART_AFTER_S * rte_get_timer_hz()) {
+		VLOG_DEBUG("relay %u: VF %s still down: restarting it to reconnect", id, r->vf_dev);
+		r->vf_hold = true;
+		relay_apply(id, r);
+		r->vf_hold = false;
+		r->vf_down_since = 0;
+		relay_apply(id, r);
+	}
 }
 
 void relay_process_events(void)
@@ -520,7 +561,7 @@ void relay_process_events(void)
 		if (retry && r->vm_ready && r->vf_attached && !r->vf_started)
 			relay_apply(id, r);
 		if (link_poll && r->vf_started)
-			poll_vf_link(id, r);
+			poll_vf_link(id, r, now);
 		if (!r->vm_ready || !__atomic_exchange_n(&vring_dirty[r->vid], false,
 							  __ATOMIC_ACQ_REL))
 			continue;

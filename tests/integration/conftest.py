@@ -12,14 +12,26 @@ def pytest_configure(config):
             raise pytest.UsageError("%s is missing: build first (scripts/build.sh)" % exe)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.failed_call = rep.failed
+
+
 @pytest.fixture
-def workdir(tmp_path):
+def workdir(request):
     """A directory for one test's sockets, logs and reports; short, because
-    unix socket paths are limited to 107 bytes."""
+    unix socket paths are limited to 107 bytes. Kept when the test fails,
+    with its daemon and peer logs."""
     d = "/tmp/vfwd-t/%s" % harness.unique("")
     os.makedirs(d)
     yield d
-    subprocess.run(["rm", "-rf", d])
+    if getattr(request.node, "failed_call", False):
+        print("\nlogs of the failed test kept in %s" % d)
+    else:
+        subprocess.run(["rm", "-rf", d])
 
 
 @pytest.fixture

@@ -172,6 +172,7 @@ class Daemon(Process):
             time.sleep(0.1)
 
     def stop(self, timeout=30):
+        """SIGTERM, as systemd stops it; the log is kept for assertions."""
         if self._tel:
             self._tel.close()
             self._tel = None

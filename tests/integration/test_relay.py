@@ -161,12 +161,17 @@ def test_testpmd_as_vm_reflects_through_relay(workdir, procs):
     open(go, "w").close()
     p = vf.report()["ports"][0]
     r = d.relay(0)
-    # testpmd shares a core with the peer and may drop when descheduled;
-    # the relay itself must lose nothing, and what returns must be exact.
+    # testpmd shares a core with the peer: when descheduled its ring can
+    # fill. Every packet is still accounted for: what the relay took is
+    # either delivered or counted as dropped, what it delivered arrived
+    # exactly, and the loss stays small.
     assert p["rx_corrupt"] == 0 and p["reordered_or_dup"] == 0, p
+    assert r["vf_to_vm"]["rx_pkts"] == N, r
+    for direction in ("vf_to_vm", "vm_to_vf"):
+        c = r[direction]
+        assert c["rx_pkts"] == c["tx_pkts"] + c["drop_full_pkts"] + c["drop_unconnected_pkts"], c
+    assert p["rx_ok"] == r["vm_to_vf"]["tx_pkts"], (p, r)
     assert p["rx_ok"] >= N * 0.9, p
-    assert r["vf_to_vm"]["rx_pkts"] == r["vf_to_vm"]["tx_pkts"] == N, r
-    assert r["vm_to_vf"]["rx_pkts"] == r["vm_to_vf"]["tx_pkts"] == p["rx_ok"], r
     pmd.stop()
     d.wait_relay(0, vm_gone_and_pool_full)
     assert d.stop() == 0
