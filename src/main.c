@@ -156,6 +156,14 @@ static int start_eal(const struct vfwd_config *cfg, const char *prog)
 	for (unsigned i = 0; i < cfg->nb_eal_args; i++)
 		argv[argc++] = cfg->eal_args[i];
 	argv[argc] = NULL;
+	{
+		char line[4096];
+		int len = 0;
+
+		for (int i = 1; i < argc && len < (int)sizeof(line); i++)
+			len += snprintf(line + len, sizeof(line) - (size_t)len, " %s", argv[i]);
+		VLOG_INFO("EAL arguments:%s", line);
+	}
 	if (rte_eal_init(argc, argv) < 0) {
 		VLOG_CRIT("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
 		return -1;
