@@ -231,12 +231,12 @@ def start_testpmd(workdir, vdevs, fwd_args, prefix=None):
 
 # Rings of 4096 slots: on 2 shared cores a peer can be descheduled for a
 # few milliseconds, and the test is about the relay, not about that.
-def memif_vf(workdir, n=0):
+def memif_vf(workdir, n=0, rsize=12):
     """The daemon's side of a memif link: the stand-in VF."""
-    return "net_memif%d,role=client,socket=%s/memif%d.sock,id=0,rsize=12" % (
-        n, workdir, n)
+    return "net_memif%d,role=client,socket=%s/memif%d.sock,id=0,rsize=%d" % (
+        n, workdir, n, rsize)
 
 
-def memif_peer(workdir, n=0):
-    return "net_memif%d,role=server,socket=%s/memif%d.sock,id=0,rsize=12" % (
-        n, workdir, n)
+def memif_peer(workdir, n=0, rsize=12):
+    return "net_memif%d,role=server,socket=%s/memif%d.sock,id=0,rsize=%d" % (
+        n, workdir, n, rsize)

@@ -215,3 +215,36 @@ def test_missing_vf_is_an_error_for_its_relay_only(workdir, procs):
                      d.log())
     run_round(workdir, procs, d)
     assert d.stop() == 0
+
+
+def test_64_relays_at_once_each_carrying_traffic(workdir, procs):
+    """The relay limit: 64 relays (64 VF ports, beyond Debian's 32-port
+    DPDK), each carrying its own numbered traffic both ways, none crossed."""
+    n, per = 64, 300
+    go = os.path.join(workdir, "go")
+    opts = ["--pps", 1000, "--flows", 2, "--sizes", "64,1000", "--idle-timeout", 8000]
+    vf = Peer(workdir, [memif_peer(workdir, i, rsize=10) for i in range(n)],
+              traffic_opts(1, 2, go, n=per, extra=opts))
+    procs.append(vf)
+    args = ["-C", "1", "-M", "0", "--server", "-V", workdir]
+    for i in range(n):
+        args += ["-P", "%s=%d" % (memif_vf(workdir, i, rsize=10), i)]
+    d = Daemon(workdir, args, timeout=120)
+    procs.append(d)
+    vm = Peer(workdir, [vm_vdev(workdir, i, n=i) for i in range(n)],
+              traffic_opts(2, 1, go, n=per, extra=opts))
+    procs.append(vm)
+    for i in range(n):
+        d.wait_relay(i, both_active, timeout=60, what="relay %d active" % i)
+    open(go, "w").close()
+    vf_rep, vm_rep = vf.report(180), vm.report(180)
+    for rep in (vf_rep, vm_rep):
+        assert len(rep["ports"]) == n
+        for i, p in enumerate(rep["ports"]):
+            assert p["rx_ok"] == per and p["rx_other_port"] == 0, (p, json.dumps(d.relay(i)))
+            assert p["rx_corrupt"] == 0 and p["lost"] == 0 and p["reordered_or_dup"] == 0, p
+    for i in range(n):
+        r = d.relay(i)
+        assert r["vf_to_vm"]["tx_pkts"] == per and r["vm_to_vf"]["tx_pkts"] == per, r
+    assert d.stop(60) == 0
+    assert d.log().count("mbufs back in the pool") == n

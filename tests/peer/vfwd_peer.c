@@ -153,6 +153,9 @@ struct port_ctx {
 
 	/* rx */
 	uint64_t rx_total, rx_ok, rx_bytes_ok, rx_corrupt, rx_foreign;
+	/* Exact frames sent by the peer's port of another index: with one
+	 * relay per port pair, a sign of crossed relays. */
+	uint64_t rx_other_port;
 	uint64_t lost, reordered_or_dup, echoed;
 	uint64_t first_rx_ns, last_rx_ns;   /* 0 = nothing received */
 	/* Indexed by the sender's port byte, each lazily a MAX_FLOWS array:
@@ -516,6 +519,8 @@ static void account_rx(struct port_ctx *pc, const struct rte_mbuf *m)
 	fs->seen = true;
 	fs->tag = id.tag;
 
+	if (id.port != (uint8_t)(pc - ports))
+		pc->rx_other_port++;
 	pc->rx_ok++;
 	pc->rx_bytes_ok += id.len;
 	if (id.seq == fs->next_seq) {
@@ -905,10 +910,11 @@ static char *build_report(uint64_t t0, uint64_t t_end, bool timed_out)
 			",\"rx_total\":%" PRIu64 ",\"rx_ok\":%" PRIu64
 			",\"rx_bytes_ok\":%" PRIu64 ",\"rx_corrupt\":%" PRIu64
 			",\"rx_foreign\":%" PRIu64 ",\"lost\":%" PRIu64
-			",\"reordered_or_dup\":%" PRIu64 ",\"echoed\":%" PRIu64 ",",
+			",\"reordered_or_dup\":%" PRIu64 ",\"echoed\":%" PRIu64
+			",\"rx_other_port\":%" PRIu64 ",",
 			pc->tx, pc->tx_bytes, pc->rx_total, pc->rx_ok,
 			pc->rx_bytes_ok, pc->rx_corrupt, pc->rx_foreign,
-			pc->lost, pc->reordered_or_dup, pc->echoed);
+			pc->lost, pc->reordered_or_dup, pc->echoed, pc->rx_other_port);
 		json_time(f, "rx_first_s", pc->first_rx_ns, t0);
 		fputc(',', f);
 		json_time(f, "rx_last_s", pc->last_rx_ns, t0);
