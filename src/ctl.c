@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* pthread_setname_np */
 #include "ctl.h"
 
 #include <errno.h>
@@ -5,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +28,9 @@ struct ctl_thread {
 	const struct vfwd_config *cfg;
 	void *sock;
 	pthread_t tid;
+	ProtobufCMessage *refusal;       /* a svc->reply message */
+	char source[VFWD_ERR_MAX];       /* its error_code_source */
+	char ipc_path[PATH_MAX];         /* "" unless an ipc:// socket file */
 };
 
 static void *zctx;
@@ -65,7 +70,6 @@ static int recv_request(void *sock, zmq_msg_t *msg, unsigned *frames)
 {
 	int more;
 
-	*frames = 0;
 	while (zmq_msg_recv(msg, sock, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -85,7 +89,34 @@ static int recv_request(void *sock, zmq_msg_t *msg, unsigned *frames)
 	return 0;
 }
 
-static const ProtobufCMessage *answer(const struct ctl_thread *t, zmq_msg_t *msg,
+/* Sets a field of a message by name (every reply type names its error
+ * fields alike), with its presence flag if it has one. */
+static void set_field(ProtobufCMessage *m, const char *name, const void *value, size_t size)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+
+	if (!f)
+		return;
+	memcpy((char *)m + f->offset, value, size);
+	if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset)
+		*(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = 1;
+}
+
+static const ProtobufCMessage *refuse(struct ctl_thread *t, const struct req_err *err)
+{
+	int status = t->svc->refused_status(err->code);
+	const char *source = t->source;
+
+	protobuf_c_message_init(t->svc->reply, t->refusal);
+	snprintf(t->source, sizeof(t->source), "%s", err->msg);
+	set_field(t->refusal, "status", &status, sizeof(status));
+	set_field(t->refusal, "error_code", &err->code, sizeof(err->code));
+	set_field(t->refusal, "error_code_source", &source, sizeof(source));
+	return t->refusal;
+}
+
+static const ProtobufCMessage *answer(struct ctl_thread *t, zmq_msg_t *msg,
 				      unsigned frames)
 {
 	const ProtobufCMessageDescriptor *desc = t->svc->request;
@@ -110,7 +141,7 @@ static const ProtobufCMessage *answer(const struct ctl_thread *t, zmq_msg_t *msg
 	if (reply)
 		return reply;
 	VLOG_INFO("%s: request refused: %s", t->svc->name, err.msg);
-	return t->svc->refuse(&err);
+	return refuse(t, &err);
 }
 
 static void send_reply(const struct ctl_thread *t, const ProtobufCMessage *reply)
@@ -128,7 +159,10 @@ static void send_reply(const struct ctl_thread *t, const ProtobufCMessage *reply
 	}
 	while (zmq_msg_send(&msg, t->sock, 0) < 0) {
 		if (errno != EINTR) {
-			VLOG_ERR("%s: cannot send a reply: %s", t->svc->name, zmq_strerror(errno));
+			/* ETERM: stopping, the client is going away too */
+			if (errno != ETERM)
+				VLOG_ERR("%s: cannot send a reply: %s", t->svc->name,
+					 zmq_strerror(errno));
 			zmq_msg_close(&msg);
 			return;
 		}
@@ -218,9 +252,11 @@ static void start_service(const struct ctl_service *svc, const char *ep, const c
 			 "the daemon can create", svc->name, var);
 		return;
 	}
-	t->sock = zmq_socket(zctx, ZMQ_REP);
+	t->refusal = calloc(1, svc->reply->sizeof_message);
+	t->sock = t->refusal ? zmq_socket(zctx, ZMQ_REP) : NULL;
 	if (!t->sock) {
 		VLOG_ERR("%s service not started: %s", svc->name, zmq_strerror(errno));
+		free(t->refusal);
 		return;
 	}
 	zmq_setsockopt(t->sock, ZMQ_LINGER, &linger, sizeof(linger));
@@ -229,6 +265,7 @@ static void start_service(const struct ctl_service *svc, const char *ep, const c
 		VLOG_ERR("%s service not started: cannot bind %s: %s (check %s)", svc->name,
 			 ep, zmq_strerror(errno), var);
 		zmq_close(t->sock);
+		free(t->refusal);
 		return;
 	}
 	if (path && (chmod(path, 0660) != 0 ||
@@ -236,11 +273,15 @@ static void start_service(const struct ctl_service *svc, const char *ep, const c
 		VLOG_WARN("cannot set mode 0660 and group of %s: %s", path, strerror(errno));
 	t->svc = svc;
 	t->cfg = cfg;
+	snprintf(t->ipc_path, sizeof(t->ipc_path), "%s", path ? path : "");
 	/* The thread inherits the main thread's CPU affinity (the main
 	 * lcore): control work stays off the worker CPUs. */
 	if (pthread_create(&t->tid, NULL, serve, t) != 0) {
 		VLOG_ERR("%s service not started: cannot create its thread", svc->name);
 		zmq_close(t->sock);
+		free(t->refusal);
+		if (path)
+			unlink(path);
 		return;
 	}
 	pthread_setname_np(t->tid, "vfwd-ctl");
@@ -295,8 +336,13 @@ void ctl_stop(void)
 	pthread_mutex_unlock(&stop_lock);
 	/* Blocked receives return ETERM; each thread closes its socket. */
 	zmq_ctx_shutdown(zctx);
-	for (unsigned i = 0; i < nb_threads; i++)
+	for (unsigned i = 0; i < nb_threads; i++) {
 		pthread_join(threads[i].tid, NULL);
+		free(threads[i].refusal);
+		/* libzmq leaves the socket file of a closed ipc:// endpoint. */
+		if (threads[i].ipc_path[0])
+			unlink(threads[i].ipc_path);
+	}
 	zmq_ctx_term(zctx);
 	zctx = NULL;
 	nb_threads = 0;

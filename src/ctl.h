@@ -32,12 +32,15 @@
 
 struct ctl_service {
 	const char *name;                          /* for logs: "port control" */
-	const ProtobufCMessageDescriptor *request;
+	const ProtobufCMessageDescriptor *request, *reply;
 	/* The reply to a parsed request, or NULL with err set. */
 	const ProtobufCMessage *(*handle)(const ProtobufCMessage *req,
 					  const struct vfwd_config *cfg, struct req_err *err);
-	/* The reply refusing a request for the reason in err. */
-	const ProtobufCMessage *(*refuse)(const struct req_err *err);
+	/* The reply's status for a request refused with err->code. The
+	 * refusal itself is built here: status, error_code and
+	 * error_code_source (fields every reply type has, ours as extensions
+	 * where the established protocol lacks them). */
+	int (*refused_status)(int code);
 };
 
 extern const struct ctl_service ctl_port_service;

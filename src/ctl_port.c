@@ -25,7 +25,6 @@ typedef Virtioforwarder__PortControlResponse PortResponse;
 
 static struct {
 	PortResponse msg;
-	char source[VFWD_ERR_MAX];
 	char query[VFWD_DEVARGS_MAX];
 } reply;
 
@@ -133,7 +132,7 @@ static const ProtobufCMessage *port_add_sock(const struct req_port *p,
 					     const struct vfwd_config *cfg, struct req_err *err)
 {
 	struct relay_info info;
-	char msg[VFWD_ERR_MAX], what[VFWD_ERR_MAX + 128];
+	char msg[VFWD_ERR_MAX], what[VFWD_DEVARGS_MAX + REQ_PATH_MAX + 64];
 	struct stat st;
 	int by_dev, by_sock, id, rc;
 
@@ -255,20 +254,16 @@ static const ProtobufCMessage *port_handle(const ProtobufCMessage *msg,
 	}
 }
 
-static const ProtobufCMessage *port_refuse(const struct req_err *err)
+static int port_refused_status(int code)
 {
-	virtioforwarder__port_control_response__init(&reply.msg);
-	reply.msg.status = VIRTIOFORWARDER__PORT_CONTROL_RESPONSE__STATUS__ERROR;
-	reply.msg.has_error_code = true;
-	reply.msg.error_code = err->code;
-	snprintf(reply.source, sizeof(reply.source), "%s", err->msg);
-	reply.msg.error_code_source = reply.source;
-	return &reply.msg.base;
+	(void)code;
+	return VIRTIOFORWARDER__PORT_CONTROL_RESPONSE__STATUS__ERROR;
 }
 
 const struct ctl_service ctl_port_service = {
 	.name = "port control",
 	.request = &virtioforwarder__port_control_request__descriptor,
+	.reply = &virtioforwarder__port_control_response__descriptor,
 	.handle = port_handle,
-	.refuse = port_refuse,
+	.refused_status = port_refused_status,
 };

@@ -23,6 +23,7 @@
 #include <rte_version.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "hugepages.h"
 #include "log.h"
 #include "relay.h"
@@ -290,6 +291,7 @@ int main(int argc, char **argv)
 	if (telem_register() != 0)
 		VLOG_WARN("DPDK telemetry commands not registered");
 	add_sockets_and_vfs(&cfg);
+	ctl_start(&cfg);
 	sd_notify(0, "READY=1");
 
 	while (!stop_requested) {
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
 
 	VLOG_NOTICE("stopping");
 	sd_notify(0, "STOPPING=1");
+	ctl_stop();
 	relay_shutdown();
 	worker_stop_all();
 	rte_eal_cleanup();

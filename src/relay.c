@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_debug.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 #include <rte_vhost.h>
@@ -152,9 +153,19 @@ static uint16_t enabled_queues(uint64_t bits, bool guest_tx, uint16_t *out)
 	return n;
 }
 
-/* What direction d of r should poll now; false when it should not run. */
+/* The VF runs exactly while its VM is there (and no restart holds it). */
+static bool vf_should_run(const struct relay *r)
+{
+	return r->vf_attached && r->vm_ready && !r->vf_hold;
+}
+
+/* What direction d of r should poll now; false when it should not run.
+ * A VF that is started but about to stop counts as stopped, so that its
+ * directions are unpublished before the stop. */
 static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 {
+	bool vf_running = r->vf_started && vf_should_run(r);
+
 	memset(p, 0, sizeof(*p));
 	if (!r->vm_ready)
 		return false;
@@ -164,7 +175,7 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 	p->drop_cause = FWD_DROP_FULL;
 	if (d == VFWD_VF_TO_VM) {
 		p->nb_dst_queues = enabled_queues(r->vq_enabled, false, p->dst_queues);
-		if (!r->vf_started || p->nb_dst_queues == 0)
+		if (!vf_running || p->nb_dst_queues == 0)
 			return false;
 		p->source = vf_source;
 		p->sink = vm_sink;
@@ -178,9 +189,9 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 		/* VF started but its link still down: leave the packets in
 		 * the guest's ring (backpressure, as a NIC would) rather than
 		 * dropping them into a TX queue that does not drain. */
-		if (r->vf_started && !r->vf_link_up)
+		if (vf_running && !r->vf_link_up)
 			return false;
-		if (r->vf_started) {
+		if (vf_running) {
 			p->sink = vf_sink;
 			p->nb_dst_queues = 1;
 			p->dst_queues[0] = 0;
@@ -219,10 +230,9 @@ static void unpublish_changed(unsigned id, struct relay *r)
 	}
 }
 
-/* The VF runs exactly while its VM is there (and no restart holds it). */
 static void update_vf_run_state(unsigned id, struct relay *r)
 {
-	bool run = r->vf_attached && r->vm_ready && !r->vf_hold;
+	bool run = vf_should_run(r);
 	char err[256];
 
 	if (run && !r->vf_started) {
@@ -236,6 +246,10 @@ static void update_vf_run_state(unsigned id, struct relay *r)
 			r->vf_start_failed = true;
 		}
 	} else if (r->vf_started && !run) {
+		/* relay_apply unpublished every direction of this VF already;
+		 * stopping a port a worker still polls would crash it. */
+		RTE_VERIFY(!r->published[VFWD_VF_TO_VM] &&
+			   !(r->published[VFWD_VM_TO_VF] && r->dir[VFWD_VM_TO_VF].p.sink == vf_sink));
 		vf_stop(r->port);
 		r->vf_started = false;
 		r->vf_link_up = false;

@@ -81,7 +81,11 @@
 #define MAX_FRAME 9000
 #define MAX_SIZES 64
 #define MAX_FLOWS 65536
-#define MAX_MBUFS 8192
+#define MAX_MBUFS 65536
+/* virtio_user rings follow its queue_size devarg (up to 4096 in the tests),
+ * not our descriptor count, and its TX ring keeps sent mbufs until nearly
+ * full: size the pool for that, or many ports starve the pool and stall. */
+#define RING_MBUFS_PER_PORT (2u * 4096)
 #define DEFAULT_DESC 1024
 /* Data room for frames that do not fit a default 2 KB mbuf: one 9000-byte
  * frame per mbuf keeps the sender simple; receivers still handle chains. */
@@ -114,6 +118,7 @@ struct options {
 	bool wait_link;
 	bool echo;
 	bool run_until_signal;
+	bool lsc;                /* link-state interrupts (virtio_user reconnect) */
 	const char *report;
 	uint64_t idle_timeout_ms;
 	uint64_t timeout_s;
@@ -211,6 +216,7 @@ static void __rte_noreturn usage_exit(const char *prog, const char *why)
 		"  --timeout S       overall limit in seconds (60)\n"
 		"  --linger MS       keep ports open after finishing (200)\n"
 		"  --idle-sleep US   sleep when nothing to do, microseconds (50)\n"
+		"  --lsc             link-state interrupts (virtio_user server reconnect)\n"
 		"  --report PATH     also write the JSON report to PATH\n",
 		prog, MIN_FRAME, MAX_FRAME, MAX_FLOWS);
 	exit(2);
@@ -261,7 +267,7 @@ static void parse_options(int argc, char **argv)
 	enum {
 		O_TX = 256, O_EXPECT, O_SIZE, O_SIZES, O_SEG, O_FLOWS, O_PPS,
 		O_TAG, O_ETAG, O_START, O_WAITLINK, O_ECHO, O_RUS, O_IDLE,
-		O_TIMEOUT, O_LINGER, O_REPORT, O_IDLE_SLEEP,
+		O_TIMEOUT, O_LINGER, O_REPORT, O_IDLE_SLEEP, O_LSC,
 	};
 	static const struct option longopts[] = {
 		{ "tx", required_argument, NULL, O_TX },
@@ -282,6 +288,7 @@ static void parse_options(int argc, char **argv)
 		{ "linger", required_argument, NULL, O_LINGER },
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "idle-sleep", required_argument, NULL, O_IDLE_SLEEP },
+		{ "lsc", no_argument, NULL, O_LSC },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -312,6 +319,7 @@ static void parse_options(int argc, char **argv)
 		case O_TIMEOUT: opt.timeout_s = parse_u64(prog, "timeout", optarg, 1, 86400 * 7); break;
 		case O_LINGER: opt.linger_ms = parse_u64(prog, "linger", optarg, 0, 60000); break;
 		case O_REPORT: opt.report = optarg; break;
+		case O_LSC: opt.lsc = true; break;
 		case O_IDLE_SLEEP: opt.idle_sleep_us = (uint32_t)parse_u64(prog, "idle-sleep", optarg, 1, 100000); break;
 		case 'h': usage_exit(prog, NULL);
 		default: usage_exit(prog, "unknown option");
@@ -749,7 +757,7 @@ static uint16_t create_pool(void)
 
 	nb_desc = RTE_MAX(nb_desc, (uint16_t)64);
 	nb_mbufs = RTE_MIN((uint32_t)MAX_MBUFS,
-			   nb_ports * (2u * nb_desc + 4 * BURST) + 1024);
+			   nb_ports * (RING_MBUFS_PER_PORT + 4 * BURST) + 1024);
 	data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	if (opt.seg_size == 0 &&
 	    max_frame_size() > RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM)
@@ -780,8 +788,9 @@ static void setup_port(struct port_ctx *pc, uint16_t nb_desc)
 	conf.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	/* virtio_user in server mode reconnects to a restarted vhost-user
 	 * backend from its link-state interrupt: without it, a daemon restart
-	 * would leave this "VM" disconnected for good. */
-	if (*info.dev_flags & RTE_ETH_DEV_INTR_LSC)
+	 * would leave this "VM" disconnected for good. Only on request: the
+	 * interrupt's handling re-enables virtqueues at moments of its own. */
+	if (opt.lsc && (*info.dev_flags & RTE_ETH_DEV_INTR_LSC))
 		conf.intr_conf.lsc = 1;
 
 	ret = rte_eth_dev_configure(port, 1, 1, &conf);
