@@ -82,6 +82,7 @@
 #define MAX_SIZES 64
 #define MAX_FLOWS 65536
 #define MAX_MBUFS 65536
+#define MAX_QUEUES 32
 /* virtio_user rings follow its queue_size devarg (up to 4096 in the tests),
  * not our descriptor count, and its TX ring keeps sent mbufs until nearly
  * full: size the pool for that, or many ports starve the pool and stall. */
@@ -119,6 +120,7 @@ struct options {
 	bool echo;
 	bool run_until_signal;
 	bool lsc;                /* link-state interrupts (virtio_user reconnect) */
+	uint16_t queues;         /* RX and TX queues per port; flow f uses TX queue f % queues */
 	const char *report;
 	uint64_t idle_timeout_ms;
 	uint64_t timeout_s;
@@ -128,7 +130,7 @@ struct options {
 };
 
 static struct options opt = {
-	.sizes = { 64 }, .nb_sizes = 1, .flows = 4, .pps = 20000,
+	.sizes = { 64 }, .nb_sizes = 1, .flows = 4, .pps = 20000, .queues = 1,
 	.tag = 0, .expect_tag = -1, .idle_timeout_ms = 3000,
 	.timeout_s = 60, .linger_ms = 200, .idle_sleep_us = 50,
 };
@@ -154,6 +156,7 @@ struct port_ctx {
 	uint64_t tx_bytes;
 	uint64_t next_due_ns;    /* pacing: when the next packet is due */
 	struct rte_mbuf *pending[BURST]; /* built or echoed, not yet accepted */
+	uint16_t pending_q[BURST];       /* the TX queue of each pending packet */
 	uint16_t pending_head, pending_count;
 
 	/* rx */
@@ -162,6 +165,8 @@ struct port_ctx {
 	 * relay per port pair, a sign of crossed relays. */
 	uint64_t rx_other_port;
 	uint64_t lost, reordered_or_dup, echoed;
+	uint64_t rx_per_queue[MAX_QUEUES];
+	uint16_t rx_next_q;
 	uint64_t first_rx_ns, last_rx_ns;   /* 0 = nothing received */
 	/* Indexed by the sender's port byte, each lazily a MAX_FLOWS array:
 	 * senders and flow counts are not known in advance. */
@@ -217,6 +222,7 @@ static void __rte_noreturn usage_exit(const char *prog, const char *why)
 		"  --linger MS       keep ports open after finishing (200)\n"
 		"  --idle-sleep US   sleep when nothing to do, microseconds (50)\n"
 		"  --lsc             link-state interrupts (virtio_user server reconnect)\n"
+		"  --queues N        RX/TX queues per port; flow f is sent on queue f %% N (1)\n"
 		"  --report PATH     also write the JSON report to PATH\n",
 		prog, MIN_FRAME, MAX_FRAME, MAX_FLOWS);
 	exit(2);
@@ -267,7 +273,7 @@ static void parse_options(int argc, char **argv)
 	enum {
 		O_TX = 256, O_EXPECT, O_SIZE, O_SIZES, O_SEG, O_FLOWS, O_PPS,
 		O_TAG, O_ETAG, O_START, O_WAITLINK, O_ECHO, O_RUS, O_IDLE,
-		O_TIMEOUT, O_LINGER, O_REPORT, O_IDLE_SLEEP, O_LSC,
+		O_TIMEOUT, O_LINGER, O_REPORT, O_IDLE_SLEEP, O_LSC, O_QUEUES,
 	};
 	static const struct option longopts[] = {
 		{ "tx", required_argument, NULL, O_TX },
@@ -289,6 +295,7 @@ static void parse_options(int argc, char **argv)
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "idle-sleep", required_argument, NULL, O_IDLE_SLEEP },
 		{ "lsc", no_argument, NULL, O_LSC },
+		{ "queues", required_argument, NULL, O_QUEUES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -320,6 +327,7 @@ static void parse_options(int argc, char **argv)
 		case O_LINGER: opt.linger_ms = parse_u64(prog, "linger", optarg, 0, 60000); break;
 		case O_REPORT: opt.report = optarg; break;
 		case O_LSC: opt.lsc = true; break;
+		case O_QUEUES: opt.queues = (uint16_t)parse_u64(prog, "queues", optarg, 1, MAX_QUEUES); break;
 		case O_IDLE_SLEEP: opt.idle_sleep_us = (uint32_t)parse_u64(prog, "idle-sleep", optarg, 1, 100000); break;
 		case 'h': usage_exit(prog, NULL);
 		default: usage_exit(prog, "unknown option");
@@ -560,13 +568,17 @@ static void swap_macs(struct rte_mbuf *m)
 static uint16_t poll_rx(struct port_ctx *pc, uint64_t now)
 {
 	struct rte_mbuf *bufs[BURST];
-	uint16_t n, i;
+	uint16_t n, i, q;
 
 	if (opt.echo && pc->pending_count > 0)
 		return 0;
-	n = rte_eth_rx_burst(pc->port_id, 0, bufs, BURST);
+	for (q = 0, n = 0; q < opt.queues && n == 0; q++) {
+		pc->rx_next_q = (uint16_t)((pc->rx_next_q + 1) % opt.queues);
+		n = rte_eth_rx_burst(pc->port_id, pc->rx_next_q, bufs, BURST);
+	}
 	if (n == 0)
 		return 0;
+	pc->rx_per_queue[pc->rx_next_q] += n;
 	if (pc->first_rx_ns == 0)
 		pc->first_rx_ns = now;
 	pc->last_rx_ns = now;
@@ -576,6 +588,7 @@ static uint16_t poll_rx(struct port_ctx *pc, uint64_t now)
 		for (i = 0; i < n; i++) {
 			swap_macs(bufs[i]);
 			pc->pending[i] = bufs[i];
+			pc->pending_q[i] = pc->rx_next_q % opt.queues;
 		}
 		pc->pending_head = 0;
 		pc->pending_count = n;
@@ -681,6 +694,7 @@ static void generate_burst(struct port_ctx *pc, uint16_t port_idx,
 		if (m == NULL) /* pool empty for now: retry next round */
 			break;
 		pc->pending[i] = m;
+		pc->pending_q[i] = (uint16_t)((pc->tx_generated % opt.flows) % opt.queues);
 		pc->tx_generated++;
 	}
 	pc->pending_head = 0;
@@ -698,13 +712,21 @@ static uint16_t flush_pending(struct port_ctx *pc)
 	uint32_t len[BURST];
 	uint16_t i, sent;
 
+	uint16_t q, run;
+
 	if (pc->pending_count == 0)
 		return 0;
+	/* One call per run of packets for the same queue, so that a flow
+	 * stays on its queue and in order. */
+	q = pc->pending_q[pc->pending_head];
+	for (run = 1; run < pc->pending_count &&
+	     pc->pending_q[pc->pending_head + run] == q; run++)
+		;
 	/* Lengths first: accepted mbufs belong to the PMD, which may
 	 * already have freed them when tx_burst returns. */
-	for (i = 0; i < pc->pending_count; i++)
+	for (i = 0; i < run; i++)
 		len[i] = rte_pktmbuf_pkt_len(burst[i]);
-	sent = rte_eth_tx_burst(pc->port_id, 0, burst, pc->pending_count);
+	sent = rte_eth_tx_burst(pc->port_id, q, burst, run);
 	pc->pending_head += sent;
 	pc->pending_count -= sent;
 	if (opt.echo) {
@@ -757,7 +779,7 @@ static uint16_t create_pool(void)
 
 	nb_desc = RTE_MAX(nb_desc, (uint16_t)64);
 	nb_mbufs = RTE_MIN((uint32_t)MAX_MBUFS,
-			   nb_ports * (RING_MBUFS_PER_PORT + 4 * BURST) + 1024);
+			   nb_ports * opt.queues * (RING_MBUFS_PER_PORT + 4 * BURST) + 1024);
 	data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	if (opt.seg_size == 0 &&
 	    max_frame_size() > RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM)
@@ -793,20 +815,28 @@ static void setup_port(struct port_ctx *pc, uint16_t nb_desc)
 	if (opt.lsc && (*info.dev_flags & RTE_ETH_DEV_INTR_LSC))
 		conf.intr_conf.lsc = 1;
 
-	ret = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (opt.queues > 1) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
+		if (info.max_rx_queues < opt.queues || info.max_tx_queues < opt.queues)
+			rte_exit(2, "port %u: %u queues asked, the device has %u/%u\n", port,
+				 opt.queues, info.max_rx_queues, info.max_tx_queues);
+	}
+	ret = rte_eth_dev_configure(port, opt.queues, opt.queues, &conf);
 	if (ret != 0)
 		rte_exit(2, "port %u: configure: %s\n", port, rte_strerror(-ret));
 	ret = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
 	if (ret != 0)
 		rte_exit(2, "port %u: adjust desc: %s\n", port, rte_strerror(-ret));
-	ret = rte_eth_rx_queue_setup(port, 0, nb_rxd, rte_eth_dev_socket_id(port),
-				     NULL, pool);
-	if (ret != 0)
-		rte_exit(2, "port %u: rx queue: %s\n", port, rte_strerror(-ret));
-	ret = rte_eth_tx_queue_setup(port, 0, nb_txd, rte_eth_dev_socket_id(port),
-				     NULL);
-	if (ret != 0)
-		rte_exit(2, "port %u: tx queue: %s\n", port, rte_strerror(-ret));
+	for (uint16_t q = 0; q < opt.queues; q++) {
+		ret = rte_eth_rx_queue_setup(port, q, nb_rxd, rte_eth_dev_socket_id(port),
+					     NULL, pool);
+		if (ret != 0)
+			rte_exit(2, "port %u: rx queue %u: %s\n", port, q, rte_strerror(-ret));
+		ret = rte_eth_tx_queue_setup(port, q, nb_txd, rte_eth_dev_socket_id(port),
+					     NULL);
+		if (ret != 0)
+			rte_exit(2, "port %u: tx queue %u: %s\n", port, q, rte_strerror(-ret));
+	}
 	ret = rte_eth_dev_start(port);
 	if (ret != 0)
 		rte_exit(2, "port %u: start: %s\n", port, rte_strerror(-ret));
@@ -924,6 +954,10 @@ static char *build_report(uint64_t t0, uint64_t t_end, bool timed_out)
 			pc->tx, pc->tx_bytes, pc->rx_total, pc->rx_ok,
 			pc->rx_bytes_ok, pc->rx_corrupt, pc->rx_foreign,
 			pc->lost, pc->reordered_or_dup, pc->echoed, pc->rx_other_port);
+		fputs("\"rx_per_queue\":[", f);
+		for (uint16_t q = 0; q < opt.queues; q++)
+			fprintf(f, "%s%" PRIu64, q ? "," : "", pc->rx_per_queue[q]);
+		fputs("],", f);
 		json_time(f, "rx_first_s", pc->first_rx_ns, t0);
 		fputc(',', f);
 		json_time(f, "rx_last_s", pc->last_rx_ns, t0);
