@@ -120,6 +120,10 @@ int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
 	 * descriptors), so the VF must accept them. */
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/* Jumbo frames arrive as chains of 2 KB mbufs: the pools stay the
+	 * same size whatever the MTU. */
+	if (mtu > RTE_ETHER_MTU && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 	rc = rte_eth_dev_configure(port, 1, 1, &conf);
 	if (rc != 0)
 		goto fail;
