@@ -256,3 +256,22 @@ def test_64_relays_at_once_each_carrying_traffic(workdir, procs):
         assert delivered >= 0.98 * n * per, (direction, delivered)
     assert d.stop(60) == 0
     assert d.log().count("mbufs back in the pool") == n
+
+
+def test_sigterm_with_vm_attached_and_traffic_flowing(workdir, procs):
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                         "-P", memif_vf(workdir) + "=0"])
+    procs.append(d)
+    opts = ["--tx", 10**9, "--pps", 20000, "--wait-link", "--run-until-signal",
+            "--timeout", 120]
+    vf = Peer(workdir, [memif_peer(workdir)], opts + ["--tag", 1])
+    vm = Peer(workdir, [vm_vdev(workdir)], opts + ["--tag", 2])
+    procs.extend([vf, vm])
+    d.wait_relay(0, lambda r: r["vf_to_vm"]["tx_pkts"] > 5000 and r["vm_to_vf"]["tx_pkts"] > 5000,
+                 what="traffic both ways")
+    t0 = time.time()
+    assert d.stop(timeout=20) == 0
+    assert time.time() - t0 < 10
+    log = d.log()
+    assert "relay 0: all 8191 mbufs back in the pool" in log and "leak" not in log
+    assert "stopped" in log.splitlines()[-1]
