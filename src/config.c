@@ -1091,7 +1091,11 @@ void cfg_defaults(struct vfwd_config *c)
 	for (r = 0; r < VFWD_MAX_RELAYS; r++)
 		c->pins[r][0] = c->pins[r][1] = -1;
 	c->nb_static_vfs = 0;
-	c->vhost_client = true;
+	/* Server mode unless configured otherwise, as the established daemon's
+	 * command line: old unit files and scripts pass -i to ask for client
+	 * mode. The shipped config file selects client mode, the packaged
+	 * default the guide documents. */
+	c->vhost_client = false;
 	c->dynamic_sockets = false;
 	c->jumbo = false;
 	c->mrgbuf = false;
@@ -1709,8 +1713,9 @@ void cfg_usage(FILE *out, const char *prog)
 "  -t, --vfio-vf-token=TOKEN     VFIO VF token: UUID, 0 or NULL\n"
 "                                  (VIRTIOFWD_VFIO_VF_TOKEN, default none)\n"
 "  -i, --vhostuser-client        vhost-user client mode (VIRTIOFWD_VHOST_CLIENT=true,\n"
-"                                  the default)\n"
-"      --server                  vhost-user server mode (VIRTIOFWD_VHOST_CLIENT=false)\n"
+"                                  as the shipped config file sets)\n"
+"      --server                  vhost-user server mode (VIRTIOFWD_VHOST_CLIENT=false,\n"
+"                                  the default without a config file)\n"
 "  -d, --dynamic-sockets         sockets only via port control\n"
 "                                  (VIRTIOFWD_DYNAMIC_SOCKETS, default false)\n"
 "  -J, --enable-jumbo            jumbo frames (VIRTIOFWD_JUMBO, default false)\n"

@@ -150,7 +150,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.socket_pattern, "virtio-forwarder%u.sock");
 	assert_pins_default(&c);
 	assert_int_equal(c.nb_static_vfs, 0);
-	assert_true(c.vhost_client);
+	assert_false(c.vhost_client);
 	assert_false(c.dynamic_sockets);
 	assert_false(c.jumbo);
 	assert_false(c.mrgbuf);
@@ -595,7 +595,7 @@ static void test_empty_values(void **state)
 	assert_int_equal(set(&c, "VIRTIOFWD_PID_DIR", "", &err), 0);
 	assert_string_equal(c.pid_dir, "/var/run");
 	assert_int_equal(set(&c, "VIRTIOFWD_VHOST_CLIENT", "", &err), 0);
-	assert_true(c.vhost_client);
+	assert_false(c.vhost_client);
 	assert_int_equal(set(&c, "VIRTIOFWD_SOCKET_FNAME_PATTERN", "", &err), 0);
 	assert_string_equal(c.socket_pattern, "virtio-forwarder%u.sock");
 	assert_int_equal(set(&c, "VIRTIOFWD_STATIC_VFS", "", &err), 0);
@@ -1103,7 +1103,8 @@ static void test_file_long_line_and_nul(void **state)
 }
 
 /* The shipped etc/virtioforwarder: bash syntax, and equal to the defaults
- * but for the port control and stats services being on. */
+ * but for the port control and stats services being on and client mode
+ * (the guide's packaged default; the command line defaults to server). */
 static void shipped_path(char *buf, size_t cap)
 {
 	const char *env = getenv("VFWD_SHIPPED_CONFIG");
@@ -1139,8 +1140,10 @@ static void test_shipped_file(void **state)
 	assert_false(c.zmq_core_sched_on);
 	assert_false(c.zmq_config_on);
 	assert_false(cfg_core_sched_active(&c));
+	assert_true(c.vhost_client);
 	/* everything else equals the defaults */
 	c.zmq_port_control_on = c.zmq_stats_on = false;
+	c.vhost_client = false;
 	assert_string_equal(c.config_file, path);
 	memset(c.config_file, 0, sizeof(c.config_file));
 	memset(def.config_file, 0, sizeof(def.config_file));
