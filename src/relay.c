@@ -153,10 +153,15 @@ static uint16_t enabled_queues(uint64_t bits, bool guest_tx, uint16_t *out)
 	return n;
 }
 
-/* The VF runs exactly while its VM is there (and no restart holds it). */
+/* A PCI VF runs exactly while its VM is there: the NIC drops what comes
+ * meanwhile. A software stand-in (memif, af_packet, tap) keeps running and
+ * its traffic is drained and counted as "VM not connected": its peer is a
+ * process that sees our stops as disconnects, and DPDK 22.11's memif races
+ * its own disconnect handling against a concurrent stop. A restart holds
+ * either kind stopped for a moment. */
 static bool vf_should_run(const struct relay *r)
 {
-	return r->vf_attached && r->vm_ready && !r->vf_hold;
+	return r->vf_attached && !r->vf_hold && (r->vm_ready || r->vf_is_vdev);
 }
 
 /* What direction d of r should poll now; false when it should not run.
@@ -167,38 +172,45 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 	bool vf_running = r->vf_started && vf_should_run(r);
 
 	memset(p, 0, sizeof(*p));
-	if (!r->vm_ready)
-		return false;
 	p->vid = r->vid;
 	p->port_id = r->port;
 	p->pool = r->pool;
 	p->drop_cause = FWD_DROP_FULL;
 	if (d == VFWD_VF_TO_VM) {
-		p->nb_dst_queues = enabled_queues(r->vq_enabled, false, p->dst_queues);
-		if (!vf_running || p->nb_dst_queues == 0)
+		if (!vf_running)
 			return false;
 		p->source = vf_source;
-		p->sink = vm_sink;
 		p->nb_src_queues = 1;
 		p->src_queues[0] = 0;
-	} else {
-		p->nb_src_queues = enabled_queues(r->vq_enabled, true, p->src_queues);
-		if (p->nb_src_queues == 0)
-			return false;
-		p->source = vm_source;
-		/* VF started but its link still down: leave the packets in
-		 * the guest's ring (backpressure, as a NIC would) rather than
-		 * dropping them into a TX queue that does not drain. */
-		if (vf_running && !r->vf_link_up)
-			return false;
-		if (vf_running) {
-			p->sink = vf_sink;
-			p->nb_dst_queues = 1;
-			p->dst_queues[0] = 0;
+		p->nb_dst_queues = r->vm_ready ?
+			enabled_queues(r->vq_enabled, false, p->dst_queues) : 0;
+		if (p->nb_dst_queues > 0) {
+			p->sink = vm_sink;
 		} else {
+			/* No VM, or one with no RX queue enabled yet. */
 			p->sink = fwd_sink_none;
 			p->drop_cause = FWD_DROP_UNCONNECTED;
 		}
+		return true;
+	}
+	if (!r->vm_ready)
+		return false;
+	p->nb_src_queues = enabled_queues(r->vq_enabled, true, p->src_queues);
+	if (p->nb_src_queues == 0)
+		return false;
+	p->source = vm_source;
+	/* VF started but its link still down: leave the packets in the
+	 * guest's ring (backpressure, as a NIC would) rather than dropping
+	 * them into a TX queue that does not drain. */
+	if (vf_running && !r->vf_link_up)
+		return false;
+	if (vf_running) {
+		p->sink = vf_sink;
+		p->nb_dst_queues = 1;
+		p->dst_queues[0] = 0;
+	} else {
+		p->sink = fwd_sink_none;
+		p->drop_cause = FWD_DROP_UNCONNECTED;
 	}
 	return true;
 }
@@ -211,7 +223,7 @@ static void set_published(unsigned id, struct relay *r, int d, bool on)
 		VLOG_INFO("relay %u: %s active on lcore %u%s", id, dir_name[d],
 			  worker_lcore((unsigned)r->worker[d]),
 			  r->dir[d].p.drop_cause == FWD_DROP_UNCONNECTED ?
-			  " (no VF yet: dropping)" : "");
+			  (d == VFWD_VF_TO_VM ? " (no VM: dropping)" : " (no VF: dropping)") : "");
 	else
 		VLOG_INFO("relay %u: %s stopped", id, dir_name[d]);
 }
@@ -502,9 +514,9 @@ void relay_vm_disconnected(int vid)
 	r = relay_by_vid(vid, &id);
 	if (r) {
 		r->vm_ready = false;
-		relay_apply(id, r);    /* workers let go of vid before we return */
 		r->vid = -1;
 		r->vq_enabled = 0;
+		relay_apply(id, r);    /* workers let go of vid before we return */
 		VLOG_INFO("relay %u: VM gone (vid %d)", id, vid);
 	}
 	if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE)
@@ -572,7 +584,7 @@ void relay_process_events(void)
 		struct relay *r = &relays[id];
 		uint64_t bits;
 
-		if (retry && r->vm_ready && r->vf_attached && !r->vf_started)
+		if (retry && vf_should_run(r) && !r->vf_started)
 			relay_apply(id, r);
 		if (link_poll && r->vf_started)
 			poll_vf_link(id, r, now);
@@ -657,7 +669,9 @@ int relay_get_info(unsigned id, struct relay_info *out)
 	out->guest_tx_queues = count_bits(r->vq_enabled & 0xaaaaaaaaaaaaaaaaULL);
 	out->numa_node = r->pool ? r->pool->socket_id : -1;
 	for (int d = 0; d < VFWD_NB_DIRS; d++) {
-		out->dir_active[d] = r->published[d];
+		/* Active: relaying, not draining for want of the other side. */
+		out->dir_active[d] = r->published[d] &&
+				     r->dir[d].p.drop_cause != FWD_DROP_UNCONNECTED;
 		out->cpu[d] = r->worker[d] >= 0 ? (int)worker_lcore((unsigned)r->worker[d]) : -1;
 		stats_read(&r->dir[d].counters, &out->counters[d]);
 	}

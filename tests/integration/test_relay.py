@@ -69,7 +69,10 @@ def run_round(workdir, procs, d, rid=0, vm_server=False, base=None):
 
 
 def vm_gone_and_pool_full(r):
-    return not r["vm_connected"] and not r["vf_started"] and r["pool_in_use"] == 0
+    """The VM left and every mbuf is back. (A vdev VF keeps running and
+    drains its traffic as "VM not connected"; a PCI VF would be stopped.)"""
+    return (not r["vm_connected"] and not r["vf_to_vm"]["active"]
+            and not r["vm_to_vf"]["active"] and r["pool_in_use"] == 0)
 
 
 def test_server_mode_both_ways_then_vm_returns(workdir, procs):
@@ -88,7 +91,7 @@ def test_server_mode_both_ways_then_vm_returns(workdir, procs):
     log = d.log()
     assert "relay 0: all 8191 mbufs back in the pool" in log
     for line in ("VF net_memif0", "VM connected", "VF->VM active", "VM->VF active",
-                 "VM gone", "stopped while its VM is away"):
+                 "VM gone", "VF->VM active on lcore 1 (no VM: dropping)"):
         assert line in log, line
 
 
@@ -275,3 +278,15 @@ def test_sigterm_with_vm_attached_and_traffic_flowing(workdir, procs):
     log = d.log()
     assert "relay 0: all 8191 mbufs back in the pool" in log and "leak" not in log
     assert "stopped" in log.splitlines()[-1]
+
+
+def test_client_mode_vm_restarts_daemon_reconnects(workdir, procs):
+    """Client mode: the VM side (owning the socket) goes away and comes
+    back; the daemon reconnects by itself and relays again."""
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "-i", "-V", workdir,
+                         "-P", memif_vf(workdir) + "=0"])
+    procs.append(d)
+    first = run_round(workdir, procs, d, vm_server=True)
+    d.wait_relay(0, vm_gone_and_pool_full, what="VM gone, pool full")
+    run_round(workdir, procs, d, vm_server=True, base=first)
+    assert d.stop() == 0
