@@ -2,11 +2,15 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <pthread.h>
 
 static int log_threshold = LOG_INFO;
 static bool log_to_syslog;
+/* Under systemd (stderr is the journal) a "<N>" prefix gives each line its
+ * priority; the journal adds its own timestamps. */
+static bool log_to_journal;
 /* One line per call even when the vhost thread, the control services and
  * the main thread log at the same time. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -19,6 +23,7 @@ void vlog_open(const char *ident, int level, bool use_syslog)
 {
 	log_threshold = level;
 	log_to_syslog = use_syslog;
+	log_to_journal = !use_syslog && getenv("JOURNAL_STREAM") != NULL;
 	if (use_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -42,6 +47,12 @@ void vlog(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	if (log_to_syslog) {
 		vsyslog(level, fmt, ap);
+	} else if (log_to_journal) {
+		pthread_mutex_lock(&log_lock);
+		fprintf(stderr, "<%d>", level);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		pthread_mutex_unlock(&log_lock);
 	} else {
 		struct timespec ts;
 		struct tm tm;
