@@ -2,8 +2,9 @@
 # Builds the DPDK that virtio-forwarder links: Debian 12's own dpdk source
 # package (22.11 LTS), static, with room for 128 ethdev ports (Debian's
 # binary build stops at 32, and 64 relays need 64 VF ports plus test peers).
-# Only the drivers we use are built. The result is cached outside the work
-# tree, keyed by version and options, so a rebuild costs nothing.
+# Only the drivers we use are built, with the project's patches
+# (patches/dpdk/). The result is cached outside the work tree, keyed by
+# version, options and patches, so a rebuild costs nothing.
 # Prints the install prefix on stdout (last line).
 set -euo pipefail
 
@@ -18,7 +19,9 @@ MESON_OPTS=(
   -Dbuildtype=release
 )
 CACHE_ROOT=${VFWD_CACHE_DIR:-/var/cache/virtio-forwarder}
-key=$(printf '%s\n' "$DPDK_VERSION" "${MESON_OPTS[@]}" | sha256sum | cut -c1-12)
+PATCH_DIR=$(cd "$(dirname "$0")/../patches/dpdk" && pwd)
+key=$( (printf '%s\n' "$DPDK_VERSION" "${MESON_OPTS[@]}"; cat "$PATCH_DIR"/*.patch) \
+      | sha256sum | cut -c1-12)
 PREFIX="$CACHE_ROOT/dpdk-$DPDK_VERSION-$key"
 
 if [[ -f "$PREFIX/.complete" ]]; then
@@ -44,9 +47,15 @@ if [[ ! -f "$work/.extracted" ]]; then
   rm -rf "$work" && mkdir -p "$work"
   (cd "$work" && apt-get "${APT_OPTS[@]}" source --download-only "dpdk=${DPDK_VERSION}-*" >&2 \
      || apt-get "${APT_OPTS[@]}" source --download-only dpdk >&2)
-  (cd "$work" && dpkg-source --no-check -x dpdk_*.dsc tree >&2)
   touch "$work/.extracted"
 fi
+# A fresh tree for every build, so that patches apply to pristine sources.
+rm -rf "$work/tree"
+(cd "$work" && dpkg-source --no-check -x dpdk_*.dsc tree >&2)
+for p in "$PATCH_DIR"/*.patch; do
+  log "applying $(basename "$p")"
+  patch -d "$work/tree" -p1 --forward < "$p" >&2
+done
 
 log "configuring (max_ethports=$MAX_ETHPORTS, static, trimmed drivers)"
 rm -rf "$work/build" "$PREFIX"
@@ -55,6 +64,6 @@ log "building (about 3 minutes on 2 cores)"
 ninja -C "$work/build" install >&2
 grep -q "RTE_MAX_ETHPORTS $MAX_ETHPORTS" "$PREFIX"/include/rte_build_config.h \
   || { log "RTE_MAX_ETHPORTS is not $MAX_ETHPORTS in the result"; exit 1; }
-rm -rf "$work/build"
+rm -rf "$work/build" "$work/tree"
 touch "$PREFIX/.complete"
 echo "$PREFIX"

@@ -10,8 +10,12 @@ export PKG_CONFIG_PATH="$prefix/lib/x86_64-linux-gnu/pkgconfig"
 cd "$here"
 if [[ ! -f build/build.ninja ]]; then
   meson setup build "$@" >&2
+elif [[ "$(cat build/.dpdk-prefix 2>/dev/null)" != "$prefix" ]]; then
+  # The DPDK flags are read at configure time: a new DPDK needs a new setup.
+  meson setup --reconfigure build "$@" >&2
 elif (( $# )); then
   meson configure build "$@" >&2
 fi
+echo "$prefix" > build/.dpdk-prefix
 ninja -C build >&2
 echo "$here/build"
