@@ -25,6 +25,10 @@
 #define VFWD_MAX_CPUS 1024      /* highest CPU number accepted + 1 */
 #define VFWD_MAX_EAL_ARGS 32
 #define VFWD_DEVARGS_MAX 512    /* a VF: PCI address or vdev devargs */
+#define VFWD_BOND_MAX_MEMBERS 16 /* devices in one bond of VFs */
+/* A bond's name: DPDK names its device "net_bonding_<name>" and ethdev
+ * names hold at most 63 characters. */
+#define VFWD_BOND_NAME_MAX 48
 #define VFWD_ERR_MAX 512
 #define VFWD_MAX_WARNINGS 16
 

@@ -6,7 +6,9 @@
  * free relay, which gets the device too; REMOVE_SOCK undoes exactly that
  * (the VF goes only if ADD_SOCK brought it). QUERY_PCI names the device of
  * a socket's relay. With `conditional`, adding what is already there and
- * removing what is not answer OK.
+ * removing what is not answer OK. Wherever a request names a device, a name
+ * and several devices name a bond of them instead (ctl_req.h), which
+ * serves its relay as one VF.
  *
  * This service's thread is the only one adding or removing VFs and
  * sockets after start-up, so a look-up followed by a change is not raced.
@@ -33,19 +35,32 @@ static bool vf_by_add_sock[VFWD_MAX_RELAYS];
 
 enum port_key { KEY_DEV, KEY_SOCKET, KEY_FREE };
 
-/* The relay whose VF is dev / whose socket is path / the lowest unused
- * one, with its state in info; -1 if none. */
-static int find_relay(enum port_key key, const char *s, struct relay_info *info)
+/* The relay whose VF overlaps p's device (or bond) / whose socket is p's
+ * path / the lowest unused one, with its state in info; -1 if none. */
+static int find_relay(enum port_key key, const struct req_port *p, struct relay_info *info)
 {
 	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
 		if (relay_get_info(id, info) != 0)
 			continue;
-		if ((key == KEY_DEV && info->vf_attached && req_same_dev(info->vf, s)) ||
-		    (key == KEY_SOCKET && info->socket_registered && strcmp(info->socket, s) == 0) ||
+		if ((key == KEY_DEV && info->vf_attached && req_port_overlaps(p, info->vf)) ||
+		    (key == KEY_SOCKET && info->socket_registered &&
+		     strcmp(info->socket, p->path) == 0) ||
 		    (key == KEY_FREE && !info->in_use))
 			return (int)id;
 	}
 	return -1;
+}
+
+/* Attaches p's device, or bond, to relay id. */
+static int attach(unsigned id, const struct req_port *p, char *msg, size_t len)
+{
+	const char *members[VFWD_BOND_MAX_MEMBERS];
+
+	if (!p->n_members)
+		return relay_add_vf(id, p->dev, msg, len);
+	for (unsigned i = 0; i < p->n_members; i++)
+		members[i] = p->members[i];
+	return relay_add_bond(id, p->dev, (unsigned)p->mode, members, p->n_members, msg, len);
 }
 
 static const ProtobufCMessage *ok(const char *query)
@@ -79,11 +94,12 @@ static const ProtobufCMessage *relay_failed(int rc, const char *msg, struct req_
 static const ProtobufCMessage *port_add(const struct req_port *p, struct req_err *err)
 {
 	struct relay_info info;
-	char msg[VFWD_ERR_MAX], what[VFWD_ERR_MAX + 64];
+	char msg[VFWD_ERR_MAX], what[VFWD_ERR_MAX + 64], shown[VFWD_ERR_MAX];
 	int other, rc;
 
+	req_port_show(p, shown, sizeof(shown));
 	relay_get_info(p->id, &info);
-	if (info.vf_attached && req_same_dev(info.vf, p->dev)) {
+	if (info.vf_attached && req_port_is(p, info.vf)) {
 		snprintf(what, sizeof(what), "relay %u already has VF %s", p->id, info.vf);
 		return already(p, err, -EEXIST, what);
 	}
@@ -92,23 +108,29 @@ static const ProtobufCMessage *port_add(const struct req_port *p, struct req_err
 			 info.vf);
 		return NULL;
 	}
-	other = find_relay(KEY_DEV, p->dev, &info);
+	other = find_relay(KEY_DEV, p, &info);
 	if (other >= 0) {
-		req_fail(err, -EBUSY, "VF %s is already attached to relay %d", p->dev, other);
+		if (p->n_members)
+			req_fail(err, -EBUSY, "%s: relay %d has VF %s, which shares a device or "
+				 "the name with it", shown, other, info.vf);
+		else
+			req_fail(err, -EBUSY, "VF %s is already attached to relay %d%s%s", shown,
+				 other, req_same_dev(info.vf, p->dev) ? "" : " in ",
+				 req_same_dev(info.vf, p->dev) ? "" : info.vf);
 		return NULL;
 	}
-	rc = relay_add_vf(p->id, p->dev, msg, sizeof(msg));
+	rc = attach(p->id, p, msg, sizeof(msg));
 	if (rc != 0)
 		return relay_failed(rc, msg, err);
 	vf_by_add_sock[p->id] = false;
-	VLOG_INFO("port control: relay %u: VF %s added", p->id, p->dev);
+	VLOG_INFO("port control: relay %u: VF %s added", p->id, shown);
 	return ok(NULL);
 }
 
 static const ProtobufCMessage *port_remove(const struct req_port *p, struct req_err *err)
 {
 	struct relay_info info;
-	char msg[VFWD_ERR_MAX], what[64];
+	char msg[VFWD_ERR_MAX], what[64], shown[VFWD_ERR_MAX];
 	int rc;
 
 	relay_get_info(p->id, &info);
@@ -116,8 +138,9 @@ static const ProtobufCMessage *port_remove(const struct req_port *p, struct req_
 		snprintf(what, sizeof(what), "relay %u has no VF", p->id);
 		return already(p, err, -ENOENT, what);
 	}
-	if (p->dev[0] && !req_same_dev(info.vf, p->dev)) {
-		req_fail(err, -EINVAL, "relay %u has VF %s, not %s", p->id, info.vf, p->dev);
+	if (p->dev[0] && !req_port_is(p, info.vf)) {
+		req_fail(err, -EINVAL, "relay %u has VF %s, not %s", p->id, info.vf,
+			 req_port_show(p, shown, sizeof(shown)));
 		return NULL;
 	}
 	rc = relay_remove_vf(p->id, msg, sizeof(msg));
@@ -131,9 +154,10 @@ static const ProtobufCMessage *port_remove(const struct req_port *p, struct req_
 static const ProtobufCMessage *port_add_sock(const struct req_port *p,
 					     const struct vfwd_config *cfg, struct req_err *err)
 {
-	struct relay_info info;
-	char msg[VFWD_ERR_MAX], what[VFWD_DEVARGS_MAX + REQ_PATH_MAX + 64];
+	struct relay_info by_dev_info, by_sock_info, info;
+	char msg[VFWD_ERR_MAX], what[VFWD_ERR_MAX + REQ_PATH_MAX + 64], shown[VFWD_ERR_MAX];
 	struct stat st;
+	bool same;
 	int by_dev, by_sock, id, rc;
 
 	/* Server mode replaces a stale socket file, client mode connects to
@@ -143,39 +167,46 @@ static const ProtobufCMessage *port_add_sock(const struct req_port *p,
 			 "vhost_path", p->path);
 		return NULL;
 	}
-	by_dev = find_relay(KEY_DEV, p->dev, &info);
-	by_sock = find_relay(KEY_SOCKET, p->path, &info);
-	if (by_sock >= 0 && by_sock == by_dev) {
+	req_port_show(p, shown, sizeof(shown));
+	by_dev = find_relay(KEY_DEV, p, &by_dev_info);
+	by_sock = find_relay(KEY_SOCKET, p, &by_sock_info);
+	/* A relay with part of p (a member of its bond, say) is not p's. */
+	same = by_dev >= 0 && req_port_is(p, by_dev_info.vf);
+	if (by_sock >= 0 && by_sock == by_dev && same) {
 		snprintf(what, sizeof(what), "socket %s is already paired with %s on relay %d",
-			 p->path, p->dev, by_sock);
+			 p->path, shown, by_sock);
 		return already(p, err, -EEXIST, what);
 	}
 	if (by_sock >= 0) {
 		req_fail(err, -EBUSY, "socket %s is already used by relay %d%s%s", p->path,
-			 by_sock, info.vf_attached ? " with VF " : "", info.vf);
+			 by_sock, by_sock_info.vf_attached ? " with VF " : "", by_sock_info.vf);
+		return NULL;
+	}
+	if (by_dev >= 0 && !same) {
+		req_fail(err, -EBUSY, "%s: relay %d has VF %s, which shares a device or the name "
+			 "with it", shown, by_dev, by_dev_info.vf);
 		return NULL;
 	}
 	if (by_dev >= 0) {
-		relay_get_info((unsigned)by_dev, &info);
-		if (info.socket_registered) {
+		if (by_dev_info.socket_registered) {
 			req_fail(err, -EBUSY, "%s (relay %d) is already paired with socket %s: "
-				 "remove_sock that first", p->dev, by_dev, info.socket);
+				 "remove_sock that first", shown, by_dev, by_dev_info.socket);
 			return NULL;
 		}
 		rc = relay_add_socket((unsigned)by_dev, p->path, msg, sizeof(msg));
 		if (rc != 0)
 			return relay_failed(rc, msg, err);
 		VLOG_INFO("port control: relay %d: socket %s added for VF %s", by_dev, p->path,
-			  p->dev);
+			  shown);
 		return ok(NULL);
 	}
-	id = find_relay(KEY_FREE, NULL, &info);
+	id = find_relay(KEY_FREE, p, &info);
 	if (id < 0) {
 		req_fail(err, -ENOSPC, "all %u relays are in use: remove_sock one first",
 			 VFWD_MAX_RELAYS);
 		return NULL;
 	}
-	rc = relay_add_vf((unsigned)id, p->dev, msg, sizeof(msg));
+	rc = attach((unsigned)id, p, msg, sizeof(msg));
 	if (rc != 0)
 		return relay_failed(rc, msg, err);
 	rc = relay_add_socket((unsigned)id, p->path, msg, sizeof(msg));
@@ -186,7 +217,7 @@ static const ProtobufCMessage *port_add_sock(const struct req_port *p,
 		return relay_failed(rc, msg, err);
 	}
 	vf_by_add_sock[id] = true;
-	VLOG_INFO("port control: relay %d: VF %s and %s socket %s added", id, p->dev,
+	VLOG_INFO("port control: relay %d: VF %s and %s socket %s added", id, shown,
 		  cfg->vhost_client ? "client" : "server", p->path);
 	return ok(NULL);
 }
@@ -194,16 +225,16 @@ static const ProtobufCMessage *port_add_sock(const struct req_port *p,
 static const ProtobufCMessage *port_remove_sock(const struct req_port *p, struct req_err *err)
 {
 	struct relay_info info;
-	char msg[VFWD_ERR_MAX], what[REQ_PATH_MAX + 64];
-	int id = find_relay(KEY_SOCKET, p->path, &info), rc;
+	char msg[VFWD_ERR_MAX], what[REQ_PATH_MAX + 64], shown[VFWD_ERR_MAX];
+	int id = find_relay(KEY_SOCKET, p, &info), rc;
 
 	if (id < 0) {
 		snprintf(what, sizeof(what), "no relay has socket %s", p->path);
 		return already(p, err, -ENOENT, what);
 	}
-	if (p->dev[0] && !(info.vf_attached && req_same_dev(info.vf, p->dev))) {
+	if (p->dev[0] && !(info.vf_attached && req_port_is(p, info.vf))) {
 		req_fail(err, -EINVAL, "socket %s is paired with %s, not %s", p->path,
-			 info.vf_attached ? info.vf : "no VF", p->dev);
+			 info.vf_attached ? info.vf : "no VF", req_port_show(p, shown, sizeof(shown)));
 		return NULL;
 	}
 	rc = relay_remove_socket((unsigned)id, msg, sizeof(msg));
@@ -222,7 +253,7 @@ static const ProtobufCMessage *port_remove_sock(const struct req_port *p, struct
 static const ProtobufCMessage *port_query(const struct req_port *p, struct req_err *err)
 {
 	struct relay_info info;
-	int id = find_relay(KEY_SOCKET, p->path, &info);
+	int id = find_relay(KEY_SOCKET, p, &info);
 
 	if (id < 0)
 		req_fail(err, -ENOENT, "no relay has socket %s", p->path);

@@ -1,8 +1,10 @@
 #include "ctl_req.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int req_fail(struct req_err *err, int code, const char *fmt, ...)
@@ -109,34 +111,105 @@ bool req_same_dev(const char *a, const char *b)
 	return na == nb && strncmp(a, b, na) == 0;
 }
 
-/* The device of a port request: one PCI address, or the vdev extension.
- * Several addresses are a bond (with a name) or an error. */
-static int port_device(const Virtioforwarder__PortControlRequest *r, char *dev,
-		       size_t len, struct req_err *err)
+int req_bond_name(const char *name, struct req_err *err)
 {
-	if (r->n_pci_addrs > 1 || r->name) {
-		if (!r->name)
-			return req_fail(err, -EINVAL, "%zu PCI addresses without a bond name: "
-					"give one address, or a name for a bond of them",
-					r->n_pci_addrs);
-		if (r->n_pci_addrs < 2)
-			return req_fail(err, -EINVAL, "bond name given with %zu PCI address(es): "
-					"a bond needs at least two", r->n_pci_addrs);
-		return req_fail(err, -EOPNOTSUPP, "bonds of VFs are not supported yet: "
-				"give a single PCI address without a name");
-	}
-	if (r->vdev && r->n_pci_addrs)
-		return req_fail(err, -EINVAL, "both a PCI address and a vdev given: give one");
-	dev[0] = '\0';
-	if (r->vdev) {
-		int rc = req_vdev(r->vdev, err);
+	char b[96];
+	size_t n = strlen(name);
 
-		if (rc == 0)
-			snprintf(dev, len, "%s", r->vdev);
-		return rc;
+	if (n == 0)
+		return req_fail(err, -EINVAL, "the bond name is empty");
+	if (n > VFWD_BOND_NAME_MAX)
+		return req_fail(err, -ENAMETOOLONG, "bond name '%s' is %zu characters long: at "
+				"most %d", show(name, b, sizeof(b)), n, VFWD_BOND_NAME_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("_-.", name[i]))
+			return req_fail(err, -EINVAL, "bond name '%s' may hold only letters, "
+					"digits, '_', '-' and '.'", show(name, b, sizeof(b)));
+	if (strncmp(name, "net_", 4) == 0)
+		return req_fail(err, -EINVAL, "bond name '%s' starts with net_, as vdevs do: "
+				"choose another", name);
+	return 0;
+}
+
+/* DPDK's bonding modes: 0 round-robin, 1 active-backup, 2 balance-xor,
+ * 3 broadcast, 4 802.3ad, 5 TLB, 6 ALB. */
+static int bond_mode(uint32_t mode, struct req_err *err)
+{
+	if (mode > 6)
+		return req_fail(err, -EINVAL, "bond mode %u does not exist: 0 round-robin, "
+				"1 active-backup (the default), 2 balance-xor, 3 broadcast, "
+				"5 TLB, 6 ALB", mode);
+	/* LACP frames go out only from within a TX burst, and a relay sends
+	 * bursts only when its VM does: the partner would time out. */
+	if (mode == 4)
+		return req_fail(err, -EOPNOTSUPP, "bond mode 4 (802.3ad) is not supported: its "
+				"LACP frames need TX bursts every 100 ms even without traffic; "
+				"use 1 (active-backup) or 2 (balance-xor)");
+	return 0;
+}
+
+/* Device i of a port request into out: the PCI addresses come first, then
+ * the vdevs. */
+static int port_member(const Virtioforwarder__PortControlRequest *r, size_t i, char *out,
+		       struct req_err *err)
+{
+	const char *vdev;
+	int rc;
+
+	if (i < r->n_pci_addrs)
+		return req_pci(r->pci_addrs[i], out, VFWD_DEVARGS_MAX, err);
+	vdev = r->vdev[i - r->n_pci_addrs];
+	rc = req_vdev(vdev, err);
+	if (rc == 0)
+		snprintf(out, VFWD_DEVARGS_MAX, "%s", vdev);
+	return rc;
+}
+
+/* The device of a port request: one PCI address or vdev, or with a name a
+ * bond of several. Several without a name are an error, and so is a name
+ * with fewer than two. */
+static int port_device(const Virtioforwarder__PortControlRequest *r, bool removal,
+		       struct req_port *out, struct req_err *err)
+{
+	size_t n = r->n_pci_addrs + r->n_vdev;
+	int rc;
+
+	if (!r->name) {
+		if (r->n_pci_addrs && r->n_vdev)
+			return req_fail(err, -EINVAL, "both a PCI address and a vdev given: give "
+					"one, or a bond name for a bond of them");
+		if (n > 1)
+			return req_fail(err, -EINVAL, "%zu %s without a bond name: give one, or a "
+					"name for a bond of them", n,
+					r->n_vdev ? "vdevs" : "PCI addresses");
+		return n ? port_member(r, 0, out->dev, err) : 0;
 	}
-	if (r->n_pci_addrs == 1)
-		return req_pci(r->pci_addrs[0], dev, len, err);
+	if (n < 2)
+		return req_fail(err, -EINVAL, "bond name given with %zu device(s): a bond needs "
+				"at least two", n);
+	rc = req_bond_name(r->name, err);
+	if (rc != 0)
+		return rc;
+	if (n > VFWD_BOND_MAX_MEMBERS)
+		return req_fail(err, -E2BIG, "%zu devices for bond %s: at most %d", n, r->name,
+				VFWD_BOND_MAX_MEMBERS);
+	out->mode = removal ? -1 : r->has_mode ? (int)r->mode : REQ_BOND_MODE_DEFAULT;
+	if (!removal && r->has_mode) {
+		rc = bond_mode(r->mode, err);
+		if (rc != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = port_member(r, i, out->members[i], err);
+		if (rc != 0)
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (req_same_dev(out->members[j], out->members[i]))
+				return req_fail(err, -EINVAL, "bond %s: %s given twice", r->name,
+						out->members[i]);
+	}
+	out->n_members = (unsigned)n;
+	snprintf(out->dev, sizeof(out->dev), "%s", r->name);
 	return 0;
 }
 
@@ -195,13 +268,94 @@ int req_port(const Virtioforwarder__PortControlRequest *r, bool dynamic_sockets,
 	}
 	/* QUERY_PCI answers the device: one given would be ignored. */
 	if (out->op != VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__QUERY_PCI) {
-		rc = port_device(r, out->dev, sizeof(out->dev), err);
+		rc = port_device(r, !need_dev, out, err);
 		if (rc != 0)
 			return rc;
 	}
 	if (need_dev && !out->dev[0])
 		return req_fail(err, -EINVAL, "%s needs the VF's PCI address (--pci-addr)", op);
 	return 0;
+}
+
+#define MEMBER_KEY ",member="
+
+/* A bond's VF string starts with its name, which is neither a PCI address
+ * (it has no ':') nor a vdev (req_bond_name). */
+static bool vf_is_bond(const char *vf)
+{
+	size_t n = strcspn(vf, ",");
+
+	return n > 0 && strncmp(vf, "net_", 4) != 0 && !memchr(vf, ':', n);
+}
+
+/* The next member of a bond's VF string after position s, or NULL. */
+static const char *next_member(const char *s)
+{
+	s = strstr(s, MEMBER_KEY);
+	return s ? s + strlen(MEMBER_KEY) : NULL;
+}
+
+/* Whether vf is dev (a device, or a bond's name) or has it as a member. */
+static bool vf_uses(const char *vf, const char *dev)
+{
+	if (req_same_dev(vf, dev))
+		return true;
+	if (!vf_is_bond(vf))
+		return false;
+	for (const char *m = next_member(vf); m; m = next_member(m))
+		if (req_same_dev(m, dev))
+			return true;
+	return false;
+}
+
+bool req_port_is(const struct req_port *p, const char *vf)
+{
+	const char *mode;
+	unsigned n = 0;
+
+	if (!p->n_members)
+		return !vf_is_bond(vf) && req_same_dev(vf, p->dev);
+	if (!vf_is_bond(vf) || !req_same_dev(vf, p->dev))
+		return false;
+	mode = strstr(vf, ",mode=");
+	if (p->mode >= 0 && (!mode || atoi(mode + strlen(",mode=")) != p->mode))
+		return false;
+	/* The same count, and each of vf's members one of p's (which are
+	 * all different): the same set. */
+	for (const char *m = next_member(vf); m; m = next_member(m), n++) {
+		unsigned i = 0;
+
+		while (i < p->n_members && !req_same_dev(m, p->members[i]))
+			i++;
+		if (i == p->n_members)
+			return false;
+	}
+	return n == p->n_members;
+}
+
+bool req_port_overlaps(const struct req_port *p, const char *vf)
+{
+	if (vf_uses(vf, p->dev))
+		return true;
+	for (unsigned i = 0; i < p->n_members; i++)
+		if (vf_uses(vf, p->members[i]))
+			return true;
+	return false;
+}
+
+const char *req_port_show(const struct req_port *p, char *buf, size_t len)
+{
+	size_t at;
+
+	if (!p->n_members) {
+		snprintf(buf, len, "%s", p->dev);
+		return buf;
+	}
+	at = (size_t)snprintf(buf, len, "bond %s of ", p->dev);
+	for (unsigned i = 0; i < p->n_members && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%.*s", i ? ", " : "",
+				       (int)strcspn(p->members[i], ","), p->members[i]);
+	return buf;
 }
 
 int req_stats(const Virtioforwarder__StatsRequest *r, struct req_stats *out,

@@ -44,21 +44,49 @@ int req_pci(const Virtioforwarder__PciAddress *a, char *out, size_t len,
 	    struct req_err *err);
 /* A vdev devargs string (the vdev extension field). */
 int req_vdev(const char *devargs, struct req_err *err);
+/* A bond's name: letters, digits, '_', '-', '.', at most VFWD_BOND_NAME_MAX,
+ * not starting with "net_": so that it can be told from a PCI address (which
+ * has ':') and from a vdev, and makes a valid DPDK device name. */
+int req_bond_name(const char *name, struct req_err *err);
 /* Whether two device strings name the same device: canonical PCI addresses
  * compare whole, vdevs by name (devargs up to the first ','), since DPDK
  * cannot have two vdevs of one name anyway. */
 bool req_same_dev(const char *a, const char *b);
 
+#define REQ_BOND_MODE_DEFAULT 1   /* active-backup, in DPDK's numbering */
+
 struct req_port {
 	Virtioforwarder__PortControlRequest__Op op;
 	unsigned id;                     /* ADD, REMOVE */
-	char dev[VFWD_DEVARGS_MAX];      /* "" when the request names none */
+	/* One device (canonical PCI address or vdev devargs), or the name of
+	 * a bond; "" when the request names none. */
+	char dev[VFWD_DEVARGS_MAX];
+	/* A bond: its members in order (PCI addresses, then vdevs; the first
+	 * is an active-backup bond's primary) and its mode, which is -1 in
+	 * removals (they find the bond whatever its mode). No member twice. */
+	unsigned n_members;              /* 0: dev is one device */
+	char members[VFWD_BOND_MAX_MEMBERS][VFWD_DEVARGS_MAX];
+	int mode;
 	char path[REQ_PATH_MAX];         /* ADD_SOCK, REMOVE_SOCK, QUERY_PCI */
 	bool conditional;
 };
 
 int req_port(const Virtioforwarder__PortControlRequest *r, bool dynamic_sockets,
 	     struct req_port *out, struct req_err *err);
+
+/* A relay's VF as the relay table shows it (relay_info.vf): one device, or
+ * a bond as "NAME,mode=M,member=DEV,member=DEV..." with each member by its
+ * device name (a PCI address, or a vdev's devargs up to the first ','). */
+
+/* Whether the relay's VF vf is what p names: the same device, or a bond of
+ * that name with the same members (in any order) and, unless p->mode is
+ * -1, the same mode. */
+bool req_port_is(const struct req_port *p, const char *vf);
+/* Whether the relay's VF vf has a device of p, or is a bond of p's name:
+ * the two cannot both be attached. */
+bool req_port_overlaps(const struct req_port *p, const char *vf);
+/* What p names, for messages: "0000:05:08.1", or "bond b0 of A, B". */
+const char *req_port_show(const struct req_port *p, char *buf, size_t len);
 
 struct req_stats {
 	bool all;                        /* no relay filter */

@@ -9,6 +9,7 @@
 
 #include <rte_bus.h>
 #include <rte_dev.h>
+#include <rte_eth_bond.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
@@ -77,16 +78,14 @@ int vf_numa_node(const char *dev)
 	return rte_eth_dev_socket_id(port);
 }
 
-int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
-	      uint16_t *port_out, char *err, size_t errlen)
+/* Probes dev (a PCI address or vdev devargs) into an ethdev port. */
+static int vf_probe(const char *dev, uint16_t *port_out, char *err, size_t errlen)
 {
-	struct rte_eth_conf conf = { 0 };
-	struct rte_eth_dev_info info;
 	char name[VFWD_DEVARGS_MAX];
 	char canon[16];
 	bool is_pci = cfg_canon_pci(dev, canon, sizeof(canon)) == 0;
 	uint16_t port;
-	int rc, node;
+	int rc;
 
 	dev_name_of(is_pci ? canon : dev, name, sizeof(name));
 	if (rte_eth_dev_get_port_by_name(name, &port) == 0) {
@@ -111,6 +110,21 @@ int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
 		rte_eal_hotplug_remove(is_pci ? "pci" : "vdev", name);
 		return -ENODEV;
 	}
+	*port_out = port;
+	return 0;
+}
+
+/* Configures a probed port, a single VF or a bond alike: one RX and one TX
+ * queue on the relay's pool. On failure the port is detached. */
+static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu,
+		    uint16_t *port_out, char *err, size_t errlen)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	int rc, node;
+
+	rte_eth_dev_get_name_by_port(port, name);
 	rc = rte_eth_dev_info_get(port, &info);
 	if (rc != 0)
 		goto fail;
@@ -155,6 +169,99 @@ fail:
 	return rc;
 }
 
+int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
+	      uint16_t *port_out, char *err, size_t errlen)
+{
+	uint16_t port;
+	int rc = vf_probe(dev, &port, err, errlen);
+
+	return rc != 0 ? rc : vf_setup(port, pool, mtu, port_out, err, errlen);
+}
+
+/* Stops, closes and removes the device of one port. */
+static void port_remove(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *rdev = NULL;
+
+	if (rte_eth_dev_info_get(port, &info) == 0)
+		rdev = info.device;
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	if (rdev && rte_dev_remove(rdev) != 0)
+		VLOG_WARN("port %u: device removal failed", port);
+}
+
+/* Removes a bond, which lets go of its members as it closes, then the
+ * members: the bond's own, and any probed but not added yet. */
+static void bond_remove(int bond, const uint16_t *members, unsigned n)
+{
+	if (bond >= 0)
+		port_remove((uint16_t)bond);
+	for (unsigned i = 0; i < n; i++)
+		port_remove(members[i]);
+}
+
+/* Failover needs the members' links watched: polled this often for
+ * members without link interrupts (DPDK's default polls every 10 ms). */
+#define BOND_LINK_POLL_MS 100
+
+int vf_attach_bond(const struct vf_bond *b, struct rte_mempool *pool, uint16_t mtu,
+		   uint16_t *port_out, char *err, size_t errlen)
+{
+	uint16_t members[VFWD_BOND_MAX_MEMBERS], port;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	unsigned n;
+	int bond = -1, node, rc;
+
+	RTE_BUILD_BUG_ON(sizeof("net_bonding_") + VFWD_BOND_NAME_MAX > RTE_ETH_NAME_MAX_LEN);
+	if (b->n_members < 2 || b->n_members > VFWD_BOND_MAX_MEMBERS) {
+		snprintf(err, errlen, "bond %s: %u members: a bond has 2-%d", b->name,
+			 b->n_members, VFWD_BOND_MAX_MEMBERS);
+		return -EINVAL;
+	}
+	/* The vdev bus picks a driver by the device name's prefix. */
+	snprintf(name, sizeof(name), "net_bonding_%s", b->name);
+	if (rte_eth_dev_get_port_by_name(name, &port) == 0) {
+		snprintf(err, errlen, "bond %s already exists (port %u)", b->name, port);
+		return -EEXIST;
+	}
+	for (n = 0; n < b->n_members; n++) {
+		rc = vf_probe(b->members[n], &members[n], err, errlen);
+		if (rc != 0)
+			goto fail;
+	}
+	/* The bond's own memory goes where its first member is (the API
+	 * takes a uint8_t: no SOCKET_ID_ANY). */
+	node = rte_eth_dev_socket_id(members[0]);
+	bond = rte_eth_bond_create(name, b->mode, (uint8_t)(node < 0 ? 0 : node));
+	if (bond < 0) {
+		/* The bonding API's errors are mostly a bare -1. */
+		rc = bond < -1 ? bond : -EINVAL;
+		snprintf(err, errlen, "bond %s: cannot create the DPDK bonding device in mode "
+			 "%u (see the log)", b->name, b->mode);
+		goto fail;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (rte_eth_bond_slave_add((uint16_t)bond, members[i]) != 0) {
+			rc = -EINVAL;
+			snprintf(err, errlen, "bond %s: cannot add member %s (see the log: a "
+				 "member must be able to take the first one's settings)",
+				 b->name, b->members[i]);
+			goto fail;
+		}
+	}
+	if (rte_eth_bond_link_monitoring_set((uint16_t)bond, BOND_LINK_POLL_MS) != 0) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "bond %s: cannot set link monitoring", b->name);
+		goto fail;
+	}
+	return vf_setup((uint16_t)bond, pool, mtu, port_out, err, errlen);
+fail:
+	bond_remove(bond, members, n);
+	return rc;
+}
+
 int vf_start(uint16_t port, char *err, size_t errlen)
 {
 	int rc = rte_eth_dev_start(port);
@@ -181,15 +288,14 @@ void vf_stop(uint16_t port)
 
 void vf_detach(uint16_t port)
 {
-	struct rte_eth_dev_info info;
-	struct rte_device *rdev = NULL;
+	uint16_t members[RTE_MAX_ETHPORTS];
+	/* -1 for a port that is not a bond. */
+	int n = rte_eth_bond_slaves_get(port, members, RTE_DIM(members));
 
-	if (rte_eth_dev_info_get(port, &info) == 0)
-		rdev = info.device;
-	rte_eth_dev_stop(port);
-	rte_eth_dev_close(port);
-	if (rdev && rte_dev_remove(rdev) != 0)
-		VLOG_WARN("port %u: device removal failed", port);
+	if (n < 0)
+		port_remove(port);
+	else
+		bond_remove(port, members, (unsigned)n);
 }
 
 bool vf_link_up(uint16_t port)
@@ -197,6 +303,22 @@ bool vf_link_up(uint16_t port)
 	struct rte_eth_link link;
 
 	return rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+bool vf_bond_active(uint16_t port, char *name, size_t len)
+{
+	char n[RTE_ETH_NAME_MAX_LEN];
+	int member;
+
+	name[0] = '\0';
+	/* -1 for a port that is not a bond. */
+	if (rte_eth_bond_mode_get(port) != BONDING_MODE_ACTIVE_BACKUP || !vf_link_up(port))
+		return false;
+	member = rte_eth_bond_primary_get(port);
+	if (member < 0 || rte_eth_dev_get_name_by_port((uint16_t)member, n) != 0)
+		return false;
+	snprintf(name, len, "%s", n);
+	return true;
 }
 
 uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max)

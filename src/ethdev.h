@@ -3,9 +3,17 @@
  * net_tap, ...), probed at run time with rte_dev_probe.
  *
  *   vf_attach(dev, pool, mtu, &port, err)  probe + configure (not started)
+ *   vf_attach_bond(bond, pool, mtu, &port, err)
+ *                                            probe the members, bond them in a
+ *                                            DPDK bonding device, configure that
  *   vf_start(port) / vf_stop(port)          the VF runs only while its VM is there
- *   vf_detach(port)                          stop, close, remove the device
+ *   vf_detach(port)                          stop, close, remove the device (a
+ *                                            bond: then its members)
  *   vf_source / vf_sink                      the hot-path ends of a fwd_dir
+ *
+ * A bond is configured, started and stopped as one port: it configures and
+ * starts its members itself, and follows their links (polled, for members
+ * without link interrupts), failing over on its own.
  */
 #ifndef VFWD_ETHDEV_H
 #define VFWD_ETHDEV_H
@@ -18,12 +26,27 @@
 
 struct rte_mempool;
 
+/* A bond of VFs: a DPDK bonding device (named "net_bonding_<name>") over
+ * members given as PCI addresses or vdev devargs; the first member is
+ * the primary. */
+struct vf_bond {
+	const char *name;
+	uint8_t mode;                    /* BONDING_MODE_* */
+	unsigned n_members;
+	const char *const *members;
+};
+
 int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
 	      uint16_t *port_out, char *err, size_t errlen);
+int vf_attach_bond(const struct vf_bond *bond, struct rte_mempool *pool, uint16_t mtu,
+		   uint16_t *port_out, char *err, size_t errlen);
 int vf_start(uint16_t port, char *err, size_t errlen);
 void vf_stop(uint16_t port);
 void vf_detach(uint16_t port);
 bool vf_link_up(uint16_t port);
+/* The member carrying an active-backup bond's traffic, by name into name;
+ * false (and "") when port is no such bond or has no member with link. */
+bool vf_bond_active(uint16_t port, char *name, size_t len);
 /* NUMA node of the device, or -1 when unknown. */
 int vf_numa_node(const char *dev);
 

@@ -25,6 +25,7 @@ struct relay {
 	bool vf_start_failed;            /* logged once, retried every second */
 	bool vf_link_up;                 /* polled by the main thread */
 	bool vf_is_vdev;                 /* a software stand-in, not a PCI VF */
+	char vf_active[RELAY_DEV_NAME_MAX];   /* vf_bond_active(), polled */
 	bool vf_hold;                    /* kept stopped for a restart */
 	uint64_t vf_down_since;          /* TSC when its link was last seen down */
 	uint16_t port;
@@ -265,6 +266,7 @@ static void update_vf_run_state(unsigned id, struct relay *r)
 		vf_stop(r->port);
 		r->vf_started = false;
 		r->vf_link_up = false;
+		r->vf_active[0] = '\0';
 		r->vf_down_since = 0;
 		VLOG_INFO("relay %u: VF %s stopped%s", id, r->vf_dev,
 			  r->vm_ready ? "" : " while its VM is away");
@@ -305,8 +307,28 @@ static struct rte_mempool *relay_pool(unsigned id, struct relay *r, int vf_node)
 	return r->pool;
 }
 
-int relay_add_vf(unsigned id, const char *dev, char *err, size_t errlen)
+static bool is_vdev(const char *dev)
 {
+	return strncmp(dev, "net_", 4) == 0;
+}
+
+/* How a bond shows as a relay's VF (relay.h); -1 if it does not fit. */
+static int bond_show(const struct vf_bond *b, char *out, size_t len)
+{
+	size_t at = (size_t)snprintf(out, len, "%s,mode=%u", b->name, b->mode);
+
+	for (unsigned i = 0; i < b->n_members && at < len; i++)
+		at += (size_t)snprintf(out + at, len - at, ",member=%.*s",
+				       (int)strcspn(b->members[i], ","), b->members[i]);
+	return at < len ? 0 : -1;
+}
+
+/* Attaches dev, or (dev NULL) the bond, as relay id's VF. */
+static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char *err,
+		  size_t errlen)
+{
+	char shown[VFWD_DEVARGS_MAX];
+	uint16_t mtu = config->jumbo ? 9000 : 0;
 	struct relay *r;
 	int rc = 0;
 
@@ -314,6 +336,11 @@ int relay_add_vf(unsigned id, const char *dev, char *err, size_t errlen)
 		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
 			 id, VFWD_MAX_RELAYS - 1);
 		return -ERANGE;
+	}
+	if (bond && bond_show(bond, shown, sizeof(shown)) != 0) {
+		snprintf(err, errlen, "bond %s: the names of its members are too long together "
+			 "(at most %d characters)", bond->name, VFWD_DEVARGS_MAX - 1);
+		return -ENAMETOOLONG;
 	}
 	pthread_mutex_lock(&relay_lock);
 	r = &relays[id];
@@ -329,17 +356,40 @@ int relay_add_vf(unsigned id, const char *dev, char *err, size_t errlen)
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = vf_attach(dev, r->pool, config->jumbo ? 9000 : 0, &r->port, err, errlen);
+	rc = bond ? vf_attach_bond(bond, r->pool, mtu, &r->port, err, errlen) :
+		    vf_attach(dev, r->pool, mtu, &r->port, err, errlen);
 	if (rc != 0)
 		goto out;
-	snprintf(r->vf_dev, sizeof(r->vf_dev), "%s", dev);
-	r->vf_is_vdev = strncmp(dev, "net_", 4) == 0;
+	snprintf(r->vf_dev, sizeof(r->vf_dev), "%s", bond ? shown : dev);
+	/* A bond is a software stand-in when all its members are. */
+	if (bond) {
+		r->vf_is_vdev = true;
+		for (unsigned i = 0; i < bond->n_members; i++)
+			r->vf_is_vdev &= is_vdev(bond->members[i]);
+	} else {
+		r->vf_is_vdev = is_vdev(dev);
+	}
 	r->vf_attached = true;
-	VLOG_INFO("relay %u: VF %s attached as port %u", id, dev, r->port);
+	VLOG_INFO("relay %u: VF %s attached as port %u", id, r->vf_dev, r->port);
 	relay_apply(id, r);
 out:
 	pthread_mutex_unlock(&relay_lock);
 	return rc;
+}
+
+int relay_add_vf(unsigned id, const char *dev, char *err, size_t errlen)
+{
+	return add_vf(id, dev, NULL, err, errlen);
+}
+
+int relay_add_bond(unsigned id, const char *name, unsigned mode, const char *const members[],
+		   unsigned n, char *err, size_t errlen)
+{
+	const struct vf_bond bond = {
+		.name = name, .mode = (uint8_t)mode, .n_members = n, .members = members,
+	};
+
+	return add_vf(id, NULL, &bond, err, errlen);
 }
 
 int relay_remove_vf(unsigned id, char *err, size_t errlen)
@@ -541,10 +591,22 @@ void relay_vm_vring(int vid, uint16_t vq, bool enable)
  * PCI VFs are left alone: their link follows the cable, not a start. */
 #define VDEV_RESTART_AFTER_S 2
 
-/* Follows the link of started VFs; a change republishes VM->VF. */
+/* Follows the link of started VFs (a change republishes VM->VF), and which
+ * member of a bond carries its traffic. */
 static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 {
+	char active[RELAY_DEV_NAME_MAX];
 	bool up = vf_link_up(r->port);
+
+	/* An active-backup bond fails over on its own: tell where its
+	 * traffic went. */
+	vf_bond_active(r->port, active, sizeof(active));
+	if (strcmp(active, r->vf_active) != 0) {
+		if (active[0])
+			VLOG_INFO("relay %u: bond member %s carries the traffic%s%s", id, active,
+				  r->vf_active[0] ? " instead of " : "", r->vf_active);
+		snprintf(r->vf_active, sizeof(r->vf_active), "%s", active);
+	}
 
 	if (up)
 		r->vf_down_since = 0;
@@ -663,6 +725,7 @@ int relay_get_info(unsigned id, struct relay_info *out)
 	out->socket_registered = r->sock_registered;
 	out->vm_connected = r->vm_ready;
 	snprintf(out->vf, sizeof(out->vf), "%s", r->vf_dev);
+	snprintf(out->vf_active, sizeof(out->vf_active), "%s", r->vf_active);
 	snprintf(out->socket, sizeof(out->socket), "%s", r->sock_path);
 	out->vid = r->vid;
 	out->guest_rx_queues = count_bits(r->vq_enabled & 0x5555555555555555ULL);

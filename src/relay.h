@@ -20,12 +20,19 @@
 #include "config.h"
 #include "stats.h"
 
+#define RELAY_DEV_NAME_MAX 64       /* an ethdev name: RTE_ETH_NAME_MAX_LEN */
+
 struct relay_info {
 	unsigned id;
 	bool in_use;                   /* has a VF or a socket */
 	bool vf_attached, vf_started, vf_link_up, socket_registered, vm_connected;
 	bool dir_active[VFWD_NB_DIRS];
+	/* The device, or a bond as "NAME,mode=M,member=DEV,member=DEV..."
+	 * with each member by its device name (ctl_req.h matches on this). */
 	char vf[VFWD_DEVARGS_MAX];
+	/* The member carrying an active-backup bond's traffic, "" if none or
+	 * not a bond. */
+	char vf_active[RELAY_DEV_NAME_MAX];
 	char socket[PATH_MAX];
 	int vid;
 	int numa_node;                 /* of the relay's buffers */
@@ -38,6 +45,11 @@ struct relay_info {
 int relay_init(const struct vfwd_config *cfg);
 
 int relay_add_vf(unsigned id, const char *dev, char *err, size_t errlen);
+/* A bond of the member devices (PCI addresses or vdev devargs; the first is
+ * the primary) as relay id's VF, in DPDK bonding mode `mode`. It is removed
+ * by relay_remove_vf like any VF. */
+int relay_add_bond(unsigned id, const char *name, unsigned mode, const char *const members[],
+		   unsigned n, char *err, size_t errlen);
 int relay_remove_vf(unsigned id, char *err, size_t errlen);
 int relay_add_socket(unsigned id, const char *path, char *err, size_t errlen);
 int relay_remove_socket(unsigned id, char *err, size_t errlen);

@@ -80,6 +80,7 @@ static int cmd_relay(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "id", info.id);
 	rte_tel_data_add_dict_int(d, "in_use", info.in_use);
 	rte_tel_data_add_dict_string(d, "vf", info.vf);
+	rte_tel_data_add_dict_string(d, "vf_active", info.vf_active);
 	rte_tel_data_add_dict_int(d, "vf_attached", info.vf_attached);
 	rte_tel_data_add_dict_int(d, "vf_started", info.vf_started);
 	rte_tel_data_add_dict_int(d, "vf_link_up", info.vf_link_up);

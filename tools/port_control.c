@@ -10,7 +10,7 @@
 #include "vfwd_client.h"
 #include "virtioforwarder.pb-c.h"
 
-#define MAX_ADDRS 16
+#define MAX_ADDRS VFWD_BOND_MAX_MEMBERS
 
 static void usage(FILE *out)
 {
@@ -19,8 +19,9 @@ static void usage(FILE *out)
 		"  OP: add | remove | add_sock | remove_sock | query_pci\n"
 		"  --virtio-id=ID       relay (virtio) id 0-%u (add, remove)\n"
 		"  --pci-addr=ADDR      VF PCI address, dddd:bb:ss.f or bb:ss.f; repeat with\n"
-		"                       --name for a bond; DPDK vdev devargs (net_...) are\n"
-		"                       accepted too (sent in our extension field)\n"
+		"                       --name for a bond (at most %d); DPDK vdev devargs\n"
+		"                       (net_...) are accepted too (sent in our extension\n"
+		"                       field, after the PCI addresses)\n"
 		"  --vhost-path=PATH    vhost-user socket (add_sock, remove_sock, query_pci)\n"
 		"  --name=NAME          bond name\n"
 		"  --mode=0..6          bond mode (1 = active-backup, the default)\n"
@@ -28,7 +29,7 @@ static void usage(FILE *out)
 		"  --zmq_ep=EP          endpoint (default %s; also --zmq-ep)\n"
 		"  --timeout=MS         how long to wait for the reply (%d)\n"
 		"Exit status: 0 done, 1 refused by the daemon, 2 usage, 3 no answer.\n",
-		VFWD_MAX_RELAYS - 1, VFWD_DEFAULT_ZMQ_PORT_CONTROL_EP, VC_TIMEOUT_MS);
+		VFWD_MAX_RELAYS - 1, MAX_ADDRS, VFWD_DEFAULT_ZMQ_PORT_CONTROL_EP, VC_TIMEOUT_MS);
 }
 
 static Virtioforwarder__PortControlRequest__Op parse_op(const char *s)
@@ -60,6 +61,7 @@ int main(int argc, char **argv)
 	};
 	Virtioforwarder__PortControlRequest req = VIRTIOFORWARDER__PORT_CONTROL_REQUEST__INIT;
 	Virtioforwarder__PciAddress addrs[MAX_ADDRS], *addr_list[MAX_ADDRS];
+	char *vdevs[MAX_ADDRS];
 	const char *ep = VFWD_DEFAULT_ZMQ_PORT_CONTROL_EP;
 	unsigned long v, timeout = VC_TIMEOUT_MS;
 	Virtioforwarder__PortControlResponse *reply;
@@ -80,17 +82,15 @@ int main(int argc, char **argv)
 			req.virtio_id = (uint32_t)v;
 			break;
 		case 'p':
+			if (req.n_pci_addrs + req.n_vdev == MAX_ADDRS)
+				vc_die(VC_EXIT_USAGE, "at most %d --pci-addr", MAX_ADDRS);
 			if (strncmp(optarg, "net_", 4) == 0) {
-				if (req.vdev)
-					vc_die(VC_EXIT_USAGE, "only one vdev can be given");
-				req.vdev = optarg;
+				vdevs[req.n_vdev++] = optarg;
 				break;
 			}
 			if (cfg_canon_pci(optarg, canon, sizeof(canon)) != 0)
 				vc_die(VC_EXIT_USAGE, "--pci-addr=%s: not a PCI address like "
 				       "0000:05:08.1 or 05:08.1 (nor vdev devargs net_...)", optarg);
-			if (req.n_pci_addrs == MAX_ADDRS)
-				vc_die(VC_EXIT_USAGE, "at most %d --pci-addr", MAX_ADDRS);
 			virtioforwarder__pci_address__init(&addrs[req.n_pci_addrs]);
 			sscanf(canon, "%x:%x:%x.%x", &addrs[req.n_pci_addrs].domain,
 			       &addrs[req.n_pci_addrs].bus, &addrs[req.n_pci_addrs].slot,
@@ -135,6 +135,7 @@ int main(int argc, char **argv)
 	}
 	req.op = parse_op(argv[optind]);
 	req.pci_addrs = addr_list;
+	req.vdev = vdevs;
 	if (req.name && !req.has_mode) {
 		req.has_mode = true;
 		req.mode = 1;

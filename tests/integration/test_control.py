@@ -519,7 +519,14 @@ def test_bad_input_to_every_endpoint_while_a_relay_forwards(workdir, procs):
     port_refused(pb((1, ADD), (2, pci(0, 5, 8, 1)), (2, pci(0, 5, 8, 2)), (3, 1)), -22,
                  "without a bond name")
     port_refused(pb((1, ADD), (2, pci(0, 5, 8, 1)), (2, pci(0, 5, 8, 2)), (3, 1), (5, "b0")),
-                 -95, "bonds of VFs are not supported yet")          # EOPNOTSUPP
+                 -19, "VF 0000:05:08.1: no such PCI device")        # a bond's member
+    port_refused(pb((1, ADD), (2, pci(0, 5, 8, 1)), (3, 1), (5, "b0")), -22, "at least two")
+    port_refused(pb((1, ADD), (2, pci(0, 5, 8, 1)), (2, pci(0, 5, 8, 2)), (3, 1), (5, "b,0")),
+                 -22, "bond name 'b,0' may hold only")
+    port_refused(pb((1, ADD), (2, pci(0, 5, 8, 1)), (2, pci(0, 5, 8, 2)), (3, 1), (5, "b0"),
+                    (6, 4)), -95, "802.3ad")                         # EOPNOTSUPP
+    port_refused(pb((1, ADD), (3, 1), (5, "b0"), (100, "net_tap0"), (100, "net_tap0")), -22,
+                 "net_tap0 given twice")
     port_refused(pb((1, ADD), (3, 1), (100, "eth0")), -22, "not DPDK vdev devargs")
     port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1))), -22, "ADD_SOCK needs vhost_path")
     port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1)), (7, "")), -22, "empty")

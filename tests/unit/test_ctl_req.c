@@ -136,6 +136,7 @@ static void test_port_add_remove(void **state)
 {
 	Virtioforwarder__PciAddress a = pci(0, 5, 8, 1), b = pci(0, 5, 8, 2);
 	Virtioforwarder__PciAddress *one[] = { &a }, *two[] = { &a, &b };
+	char *vdev[] = { "net_memif1,role=client" };
 	struct req_port p;
 	struct req_err e;
 	PortRequest r;
@@ -162,9 +163,11 @@ static void test_port_add_remove(void **state)
 	r.n_pci_addrs = 0;
 	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
 	assert_contains(e.msg, "ADD needs the VF's PCI address");
-	r.vdev = "net_memif1,role=client";
+	r.vdev = vdev;
+	r.n_vdev = 1;
 	assert_int_equal(req_port(&r, false, &p, &e), 0);
 	assert_string_equal(p.dev, "net_memif1,role=client");
+	assert_int_equal(p.n_members, 0);
 	r.pci_addrs = one;
 	r.n_pci_addrs = 1;
 	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
@@ -176,7 +179,7 @@ static void test_port_add_remove(void **state)
 	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
 	assert_contains(e.msg, "without a bond name");
 	r.name = "bond0";
-	assert_int_equal(req_port(&r, false, &p, &e), -EOPNOTSUPP);
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
 	r.n_pci_addrs = 1;
 	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
 	assert_contains(e.msg, "at least two");
@@ -187,6 +190,181 @@ static void test_port_add_remove(void **state)
 	r.virtio_id = 63;
 	assert_int_equal(req_port(&r, false, &p, &e), 0);
 	assert_string_equal(p.dev, "");
+}
+
+static void test_port_bonds(void **state)
+{
+	Virtioforwarder__PciAddress a = pci(0, 5, 8, 1), b = pci(0, 5, 8, 2), bad = pci(0, 0x100, 0, 0);
+	Virtioforwarder__PciAddress *addrs[VFWD_BOND_MAX_MEMBERS + 1];
+	char *vdevs[] = { "net_tap0,iface=t0", "net_tap1,iface=t1" }, *twice[] = { "net_tap0",
+									    "net_tap0,iface=x" };
+	char name[VFWD_BOND_NAME_MAX + 2], shown[256];
+	struct req_port p;
+	struct req_err e;
+	PortRequest r;
+
+	(void)state;
+	addrs[0] = &a;
+	addrs[1] = &b;
+	r = port_req(VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__ADD, addrs, 2);
+	r.has_virtio_id = true;
+	r.virtio_id = 7;
+	r.name = "bond0";
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_string_equal(p.dev, "bond0");
+	assert_int_equal(p.n_members, 2);
+	assert_string_equal(p.members[0], "0000:05:08.1");
+	assert_string_equal(p.members[1], "0000:05:08.2");
+	assert_int_equal(p.mode, REQ_BOND_MODE_DEFAULT);
+	assert_string_equal(req_port_show(&p, shown, sizeof(shown)),
+			    "bond bond0 of 0000:05:08.1, 0000:05:08.2");
+	r.has_mode = true;
+	r.mode = 2;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_int_equal(p.mode, 2);
+	r.mode = 4;
+	assert_int_equal(req_port(&r, false, &p, &e), -EOPNOTSUPP);
+	assert_contains(e.msg, "802.3ad");
+	r.mode = 7;
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "bond mode 7 does not exist");
+	r.has_mode = false;
+
+	/* Members: valid, different, at most VFWD_BOND_MAX_MEMBERS. */
+	addrs[1] = &a;
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "bond0: 0000:05:08.1 given twice");
+	addrs[1] = &bad;
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "bus=256");
+	for (int i = 0; i <= VFWD_BOND_MAX_MEMBERS; i++)
+		addrs[i] = &a;
+	r.n_pci_addrs = VFWD_BOND_MAX_MEMBERS + 1;
+	assert_int_equal(req_port(&r, false, &p, &e), -E2BIG);
+	addrs[1] = &b;
+
+	/* vdev members (our extension), after the PCI addresses */
+	r.n_pci_addrs = 0;
+	r.vdev = vdevs;
+	r.n_vdev = 2;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_string_equal(p.members[1], "net_tap1,iface=t1");
+	assert_string_equal(req_port_show(&p, shown, sizeof(shown)),
+			    "bond bond0 of net_tap0, net_tap1");
+	r.n_pci_addrs = 1;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_int_equal(p.n_members, 3);
+	assert_string_equal(p.members[0], "0000:05:08.1");
+	assert_string_equal(p.members[2], "net_tap1,iface=t1");
+	r.vdev = twice;
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "net_tap0,iface=x given twice");
+	r.n_pci_addrs = 0;
+	r.name = NULL;
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "2 vdevs without a bond name");
+	r.n_pci_addrs = 1;
+	r.n_vdev = 1;
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "both a PCI address and a vdev");
+	r.vdev = vdevs;
+	r.n_vdev = 2;
+
+	/* Names: they must not pass for a PCI address or a vdev. */
+	r.name = "";
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "empty");
+	r.name = "net_bond0";
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "starts with net_");
+	r.name = "05:08.1";
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "only letters, digits");
+	r.name = "a,mode=2";
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	memset(name, 'b', sizeof(name));
+	name[VFWD_BOND_NAME_MAX] = '\0';
+	r.name = name;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	name[VFWD_BOND_NAME_MAX] = 'b';
+	name[VFWD_BOND_NAME_MAX + 1] = '\0';
+	assert_int_equal(req_port(&r, false, &p, &e), -ENAMETOOLONG);
+	assert_int_equal(req_bond_name("Bond-1.a_b", &e), 0);
+
+	/* Removals find a bond by name and members, whatever its mode. */
+	r.name = "bond0";
+	r.op = VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__REMOVE;
+	r.has_mode = true;
+	r.mode = 4;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_int_equal(p.mode, -1);
+	r.n_vdev = 0;
+	assert_int_equal(req_port(&r, false, &p, &e), -EINVAL);
+	assert_contains(e.msg, "at least two");
+	r.op = VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__ADD_SOCK;
+	r.n_vdev = 2;
+	r.n_pci_addrs = 0;
+	r.vhost_path = "/tmp/vm1.sock";
+	r.mode = 1;
+	assert_int_equal(req_port(&r, true, &p, &e), 0);
+	assert_int_equal(p.n_members, 2);
+	assert_int_equal(p.mode, 1);
+}
+
+/* A relay's VF strings (relay.h) against requests. */
+static void test_port_matching(void **state)
+{
+	static const char *const bond = "b0,mode=1,member=net_tap0,member=0000:05:08.2";
+	Virtioforwarder__PciAddress a = pci(0, 5, 8, 2), c = pci(0, 5, 8, 3);
+	Virtioforwarder__PciAddress *one[] = { &a }, *other[] = { &c };
+	char *vd[] = { "net_tap0,iface=t0" }, *vd1[] = { "net_tap1" };
+	struct req_port p;
+	struct req_err e;
+	PortRequest r;
+
+	(void)state;
+	/* a single device */
+	r = port_req(VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__ADD, one, 1);
+	r.has_virtio_id = true;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_true(req_port_is(&p, "0000:05:08.2"));
+	assert_false(req_port_is(&p, bond));
+	assert_true(req_port_overlaps(&p, bond));           /* a member */
+	assert_false(req_port_overlaps(&p, "0000:05:08.3"));
+	assert_false(req_port_overlaps(&p, "b1,mode=1,member=net_tap0,member=0000:05:08.1"));
+
+	/* the bond: name, members in any order, mode */
+	r.name = "b0";
+	r.n_pci_addrs = 1;
+	r.vdev = vd;
+	r.n_vdev = 1;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_true(req_port_is(&p, bond));
+	assert_true(req_port_is(&p, "b0,mode=1,member=0000:05:08.2,member=net_tap0"));
+	assert_false(req_port_is(&p, "b0,mode=2,member=net_tap0,member=0000:05:08.2"));
+	assert_false(req_port_is(&p, "b0,mode=1,member=net_tap0,member=0000:05:08.2,"
+				 "member=net_tap9"));
+	assert_false(req_port_is(&p, "b1,mode=1,member=net_tap0,member=0000:05:08.2"));
+	assert_false(req_port_is(&p, "0000:05:08.2"));
+	assert_true(req_port_overlaps(&p, "0000:05:08.2"));
+	assert_true(req_port_overlaps(&p, "net_tap0,iface=zz"));
+	assert_true(req_port_overlaps(&p, "b0,mode=1,member=net_tap7,member=net_tap8"));
+	assert_false(req_port_overlaps(&p, "b1,mode=1,member=net_tap7,member=net_tap8"));
+	assert_false(req_port_overlaps(&p, "net_memif0,role=client,socket=/tmp/x:y"));
+	/* other members, or a removal that does not care about the mode */
+	r.pci_addrs = other;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_false(req_port_is(&p, bond));
+	r.pci_addrs = one;
+	r.vdev = vd1;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_false(req_port_is(&p, bond));
+	r.vdev = vd;
+	r.op = VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__REMOVE;
+	r.has_mode = true;
+	r.mode = 2;
+	assert_int_equal(req_port(&r, false, &p, &e), 0);
+	assert_true(req_port_is(&p, bond));
 }
 
 static void test_port_sockets(void **state)
@@ -353,6 +531,8 @@ int main(void)
 		cmocka_unit_test(test_pci),
 		cmocka_unit_test(test_vdev_and_same_dev),
 		cmocka_unit_test(test_port_add_remove),
+		cmocka_unit_test(test_port_bonds),
+		cmocka_unit_test(test_port_matching),
 		cmocka_unit_test(test_port_sockets),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_pins),
