@@ -199,8 +199,7 @@ static uint32_t flow_hash(const struct rte_mbuf *m)
 		memcpy(&b, eth->dst_addr.addr_bytes + 2, 4);
 		h = a ^ b;
 	}
-	h *= 0x9e3779b1u;            /* spread the bits before the modulo */
-	return h ^ (h >> 16);
+	return h * 0x9e3779b1u;      /* mixes every input bit into the high ones */
 }
 
 uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
@@ -217,7 +216,10 @@ uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 		return sent;
 	}
 	for (uint16_t i = 0; i < n; i++) {
-		uint16_t q = flow_hash(pkts[i]) % nq;
+		/* The high bits pick the queue: with a power-of-two queue
+		 * count a modulo would keep only low bits, and flows that
+		 * differ in one port byte would share a queue. */
+		uint16_t q = (uint16_t)(((uint64_t)flow_hash(pkts[i]) * nq) >> 32);
 
 		by_queue[q][count[q]++] = pkts[i];
 	}
