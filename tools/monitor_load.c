@@ -44,88 +44,23 @@ static void usage(FILE *out)
 
 static const char *const dir_name[VFWD_NB_DIRS] = { "VF->VM", "VM->VF" };
 
-struct snapshot {
-	double t;                                        /* seconds */
-	uint64_t busy[VFWD_MAX_RELAYS][VFWD_NB_DIRS];
-	int cpu[VFWD_MAX_RELAYS][VFWD_NB_DIRS];          /* -1: not forwarding */
-	uint64_t tsc_hz;
-};
-
 struct cpu_load {
 	int cpu;
 	double load;
 	char relays[512];
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int take_snapshot(const char *ep, struct snapshot *s, char *err, size_t errlen)
-{
-	Virtioforwarder__StatsRequest req = VIRTIOFORWARDER__STATS_REQUEST__INIT;
-	Virtioforwarder__StatsResponse *r;
-
-	req.has_include_inactive = true;
-	req.include_inactive = false;
-	r = (Virtioforwarder__StatsResponse *)vc_call(
-		ep, VC_TIMEOUT_MS, &req.base, &virtioforwarder__stats_response__descriptor,
-		err, errlen);
-	if (!r)
-		return -1;
-	if (vc_refused(&r->base, err, errlen)) {
-		vc_free(&r->base);
-		return -1;
-	}
-	s->t = now_s();
-	s->tsc_hz = r->has_tsc_hz ? r->tsc_hz : 0;
-	memset(s->busy, 0, sizeof(s->busy));
-	memset(s->cpu, -1, sizeof(s->cpu));
-	for (size_t i = 0; i < r->n_relay; i++) {
-		const Virtioforwarder__RelayState *rs = r->relay[i];
-
-		if (rs->id >= VFWD_MAX_RELAYS || !rs->cpu)
-			continue;
-		s->busy[rs->id][VFWD_VF_TO_VM] = rs->vf_to_vm->busy_cycles;
-		s->busy[rs->id][VFWD_VM_TO_VF] = rs->vm_to_vf->busy_cycles;
-		if (rs->vf_to_vm->active)
-			s->cpu[rs->id][VFWD_VF_TO_VM] = rs->cpu->vf_to_vm;
-		if (rs->vm_to_vf->active)
-			s->cpu[rs->id][VFWD_VM_TO_VF] = rs->cpu->vm_to_vf;
-	}
-	vc_free(&r->base);
-	if (!s->tsc_hz) {
-		snprintf(err, errlen, "the daemon does not report busy cycles (tsc_hz): it is "
-			 "not this project's virtio-forwarder");
-		return -1;
-	}
-	return 0;
-}
-
 /* Worker CPUs from the core scheduling service; without it (it runs only
  * with VIO4WD_CORE_SCHED_ENABLE), those seen serving a direction. */
 static unsigned worker_cpus(const char *ep, struct cpu_load *cpus)
 {
-	Virtioforwarder__CoreSchedRequest req = VIRTIOFORWARDER__CORE_SCHED_REQUEST__INIT;
-	Virtioforwarder__CoreSchedResponse *r;
+	int list[MAX_CPUS], n;
 	char err[1024];
-	unsigned n = 0;
 
-	req.op = VIRTIOFORWARDER__CORE_SCHED_REQUEST__OP__GET_EAL_CORES;
-	r = (Virtioforwarder__CoreSchedResponse *)vc_call(
-		ep, 1000, &req.base, &virtioforwarder__core_sched_response__descriptor,
-		err, sizeof(err));
-	if (!r)
-		return 0;
-	if (!vc_refused(&r->base, err, sizeof(err)))
-		for (size_t i = 0; i < r->n_eal_cores && n < MAX_CPUS; i++)
-			cpus[n++].cpu = (int)r->eal_cores[i];
-	vc_free(&r->base);
-	return n;
+	n = vc_worker_cpus(ep, 1000, list, MAX_CPUS, err, sizeof(err));
+	for (int i = 0; i < n; i++)
+		cpus[i].cpu = list[i];
+	return n < 0 ? 0 : (unsigned)n;
 }
 
 static unsigned cpu_slot(struct cpu_load *cpus, unsigned *n, int cpu)
@@ -141,7 +76,7 @@ static unsigned cpu_slot(struct cpu_load *cpus, unsigned *n, int cpu)
 	return (*n)++;
 }
 
-static void draw(const struct snapshot *a, const struct snapshot *b, struct cpu_load *cpus,
+static void draw(const struct vc_loads *a, const struct vc_loads *b, struct cpu_load *cpus,
 		 unsigned *n, double interval, bool tty)
 {
 	double cycles = (b->t - a->t) * (double)b->tsc_hz;
@@ -195,7 +130,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct snapshot snap[2];
+	static struct vc_loads snap[2];
 	static struct cpu_load cpus[MAX_CPUS];
 	const char *stats_ep = VFWD_DEFAULT_ZMQ_STATS_EP;
 	const char *sched_ep = VFWD_DEFAULT_ZMQ_CORE_SCHED_EP;
@@ -238,7 +173,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (take_snapshot(stats_ep, &snap[0], err, sizeof(err)) != 0)
+	if (vc_get_loads(stats_ep, VC_TIMEOUT_MS, &snap[0], err, sizeof(err)) != 0)
 		vc_die(VC_EXIT_COMM, "%s", err);
 	n = worker_cpus(sched_ep, cpus);
 	printf("virtio-forwarder worker load: measuring for %.1f s...\n", interval);
@@ -250,7 +185,7 @@ int main(int argc, char **argv)
 		/* A signal cuts the wait short: then stop. */
 		if (nanosleep(&ts, NULL) != 0 || stop)
 			break;
-		if (take_snapshot(stats_ep, &snap[!cur], err, sizeof(err)) != 0)
+		if (vc_get_loads(stats_ep, VC_TIMEOUT_MS, &snap[!cur], err, sizeof(err)) != 0)
 			vc_die(VC_EXIT_COMM, "%s", err);
 		cur = !cur;
 		draw(&snap[!cur], &snap[cur], cpus, &n, interval, tty);

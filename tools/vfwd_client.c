@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <zmq.h>
+
+#include "virtioforwarder.pb-c.h"
 
 #define VC_MAX_REPLY (16 * 1024 * 1024)
 
@@ -149,6 +152,101 @@ void vc_free(ProtobufCMessage *m)
 {
 	if (m)
 		protobuf_c_message_free_unpacked(m, NULL);
+}
+
+ProtobufCMessage *vc_call_ok(const char *ep, int timeout_ms, const ProtobufCMessage *req,
+			     const ProtobufCMessageDescriptor *reply_desc,
+			     char *err, size_t errlen)
+{
+	ProtobufCMessage *r = vc_call(ep, timeout_ms, req, reply_desc, err, errlen);
+
+	if (r && vc_refused(r, err, errlen)) {
+		vc_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ---- load measurements ---- */
+
+/* The CPU serving direction d of a relay, -1 if it does not forward. */
+static int dir_cpu(const Virtioforwarder__RelayState *rs, int d, bool active)
+{
+	const Virtioforwarder__RelayState__CPU *c = rs->cpu;
+	bool has = c && (d == VFWD_VF_TO_VM ? c->has_vf_to_vm : c->has_vm_to_vf);
+	int cpu = !has ? -1 : d == VFWD_VF_TO_VM ? c->vf_to_vm : c->vm_to_vf;
+
+	return active && cpu >= 0 && cpu < VFWD_MAX_CPUS ? cpu : -1;
+}
+
+int vc_get_loads(const char *ep, int timeout_ms, struct vc_loads *l, char *err, size_t errlen)
+{
+	Virtioforwarder__StatsRequest req = VIRTIOFORWARDER__STATS_REQUEST__INIT;
+	Virtioforwarder__StatsResponse *r;
+	struct timespec ts;
+	bool cycles = true;
+
+	r = (Virtioforwarder__StatsResponse *)vc_call_ok(
+		ep, timeout_ms, &req.base, &virtioforwarder__stats_response__descriptor,
+		err, errlen);
+	if (!r)
+		return -1;
+	memset(l, 0, sizeof(*l));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	l->t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	l->tsc_hz = r->has_tsc_hz ? r->tsc_hz : 0;
+	for (size_t i = 0; i < r->n_relay; i++) {
+		const Virtioforwarder__RelayState *rs = r->relay[i];
+		unsigned id = rs->id;
+
+		if (id >= VFWD_MAX_RELAYS || l->present[id] || !rs->vf_to_vm || !rs->vm_to_vf)
+			continue;
+		l->present[id] = true;
+		l->numa[id] = rs->socket_id > INT32_MAX ? -1 : (int)rs->socket_id;
+		l->busy[id][VFWD_VF_TO_VM] = rs->vf_to_vm->busy_cycles;
+		l->busy[id][VFWD_VM_TO_VF] = rs->vm_to_vf->busy_cycles;
+		l->cpu[id][VFWD_VF_TO_VM] = dir_cpu(rs, VFWD_VF_TO_VM, rs->vf_to_vm->active);
+		l->cpu[id][VFWD_VM_TO_VF] = dir_cpu(rs, VFWD_VM_TO_VF, rs->vm_to_vf->active);
+		cycles &= rs->vf_to_vm->has_busy_cycles && rs->vm_to_vf->has_busy_cycles;
+	}
+	vc_free(&r->base);
+	if (!l->tsc_hz || !cycles) {
+		snprintf(err, errlen, "the daemon at %s reports no busy cycles (tsc_hz, "
+			 "busy_cycles): it is not this project's virtio-forwarder", ep);
+		return -1;
+	}
+	return 0;
+}
+
+int vc_worker_cpus(const char *ep, int timeout_ms, int *cpus, unsigned max,
+		   char *err, size_t errlen)
+{
+	Virtioforwarder__CoreSchedRequest req = VIRTIOFORWARDER__CORE_SCHED_REQUEST__INIT;
+	Virtioforwarder__CoreSchedResponse *r;
+	unsigned n = 0;
+
+	req.op = VIRTIOFORWARDER__CORE_SCHED_REQUEST__OP__GET_EAL_CORES;
+	r = (Virtioforwarder__CoreSchedResponse *)vc_call_ok(
+		ep, timeout_ms, &req.base, &virtioforwarder__core_sched_response__descriptor,
+		err, errlen);
+	if (!r)
+		return -1;
+	for (size_t i = 0; i < r->n_eal_cores && n < max; i++) {
+		unsigned k;
+
+		if (r->eal_cores[i] >= VFWD_MAX_CPUS)
+			continue;
+		for (k = 0; k < n && cpus[k] != (int)r->eal_cores[i]; k++)
+			;
+		if (k == n)
+			cpus[n++] = (int)r->eal_cores[i];
+	}
+	vc_free(&r->base);
+	if (n == 0) {
+		snprintf(err, errlen, "the daemon at %s lists no worker CPU", ep);
+		return -1;
+	}
+	return (int)n;
 }
 
 /* ---- generic access to fields ---- */

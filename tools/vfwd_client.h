@@ -3,6 +3,8 @@
  *   vc_call(ep, timeout, req, reply_desc, err)   one request, one reply
  *   vc_raw(...)                                   the same on raw bytes
  *   vc_refused(reply, msg)                        a reply's error, if any
+ *   vc_call_ok(...)                               vc_call, a refusal an error too
+ *   vc_get_loads / vc_worker_cpus                 what measuring load needs
  *   vc_print_flat / vc_print_json                 any message, generically
  *
  * Each call uses a fresh ZeroMQ REQ socket with a receive timeout, so that
@@ -14,9 +16,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <protobuf-c/protobuf-c.h>
+
+#include "config.h"
 
 /* Exit statuses of every tool. */
 enum vc_exit {
@@ -41,6 +46,33 @@ void vc_free(ProtobufCMessage *m);
 /* Whether a reply's status is not OK; msg then says what the daemon said
  * (status name, error_code and error_code_source when present). */
 bool vc_refused(const ProtobufCMessage *reply, char *msg, size_t len);
+
+/* vc_call, and a reply that is not OK is an error too (vc_refused's
+ * message in err). */
+ProtobufCMessage *vc_call_ok(const char *ep, int timeout_ms, const ProtobufCMessage *req,
+			     const ProtobufCMessageDescriptor *reply_desc,
+			     char *err, size_t errlen);
+
+/* What load measurements need from the stats service: per relay direction
+ * the TSC cycles its worker spent on polls that moved packets (our
+ * extension of the protocol) and, while it forwards, its CPU. */
+struct vc_loads {
+	double t;                                       /* CLOCK_MONOTONIC s, at the reply */
+	uint64_t tsc_hz;
+	bool present[VFWD_MAX_RELAYS];                  /* the relay is in use */
+	int numa[VFWD_MAX_RELAYS];                      /* socket_id; -1 if out of range */
+	uint64_t busy[VFWD_MAX_RELAYS][VFWD_NB_DIRS];
+	int cpu[VFWD_MAX_RELAYS][VFWD_NB_DIRS];         /* -1: not forwarding */
+};
+/* Every relay in use. What parses but makes no sense (ids out of range or
+ * repeated, CPU numbers out of range) is left out; a daemon that reports
+ * no busy cycles is an error. Returns 0, or -1 with a message in err. */
+int vc_get_loads(const char *ep, int timeout_ms, struct vc_loads *l, char *err, size_t errlen);
+/* The worker CPUs (GET_EAL_CORES), at most max, without repeats or numbers
+ * out of range. Returns how many, or -1 with a message in err (also when
+ * the daemon lists none). */
+int vc_worker_cpus(const char *ep, int timeout_ms, int *cpus, unsigned max,
+		   char *err, size_t errlen);
 
 /* prefix.field=value lines, nested messages as prefix.msg.field, repeated
  * fields as comma-separated values; suppress_zero skips numeric zeros. */
