@@ -12,6 +12,12 @@ PKGS=(
   dpkg-dev
   # tests and demo: Debian's testpmd/telemetry tools, peers, terminals
   libcmocka-dev dpdk dpdk-dev python3 python3-pytest iproute2 tmux procps
+  # VM tests (tests/vm): a QEMU guest from Debian's kernel and busybox, the
+  # host's ping, libvirt's schema check of the example domains
+  qemu-system-x86 linux-image-amd64 busybox-static cpio iputils-ping
+  libvirt-clients libxml2-utils
+  # packaging tests: the Debian package, unit checks, man pages
+  debhelper lintian systemd man-db git
 )
 
 missing=()
