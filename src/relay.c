@@ -293,6 +293,16 @@ static void relay_apply(unsigned id, struct relay *r)
 	}
 }
 
+/* Every control entry point refuses ids past the table the same way. */
+static int check_relay_id(unsigned id, char *err, size_t errlen)
+{
+	if (id < VFWD_MAX_RELAYS)
+		return 0;
+	snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
+		 id, VFWD_MAX_RELAYS - 1);
+	return -ERANGE;
+}
+
 /* ---- VF side ---- */
 
 static struct rte_mempool *relay_pool(unsigned id, struct relay *r, int vf_node)
@@ -332,11 +342,8 @@ static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char
 	struct relay *r;
 	int rc = 0;
 
-	if (id >= VFWD_MAX_RELAYS) {
-		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
-			 id, VFWD_MAX_RELAYS - 1);
+	if (check_relay_id(id, err, errlen) != 0)
 		return -ERANGE;
-	}
 	if (bond && bond_show(bond, shown, sizeof(shown)) != 0) {
 		snprintf(err, errlen, "bond %s: the names of its members are too long together "
 			 "(at most %d characters)", bond->name, VFWD_DEVARGS_MAX - 1);
@@ -396,11 +403,8 @@ int relay_remove_vf(unsigned id, char *err, size_t errlen)
 {
 	struct relay *r;
 
-	if (id >= VFWD_MAX_RELAYS) {
-		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
-			 id, VFWD_MAX_RELAYS - 1);
+	if (check_relay_id(id, err, errlen) != 0)
 		return -ERANGE;
-	}
 	pthread_mutex_lock(&relay_lock);
 	r = &relays[id];
 	if (!r->vf_attached) {
@@ -445,11 +449,8 @@ int relay_add_socket(unsigned id, const char *path, char *err, size_t errlen)
 	unsigned other;
 	int rc;
 
-	if (id >= VFWD_MAX_RELAYS) {
-		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
-			 id, VFWD_MAX_RELAYS - 1);
+	if (check_relay_id(id, err, errlen) != 0)
 		return -ERANGE;
-	}
 	pthread_mutex_lock(&relay_lock);
 	r = &relays[id];
 	if (r->sock_registered || r->sock_busy) {
@@ -485,11 +486,8 @@ int relay_remove_socket(unsigned id, char *err, size_t errlen)
 	char path[PATH_MAX];
 	struct relay *r;
 
-	if (id >= VFWD_MAX_RELAYS) {
-		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
-			 id, VFWD_MAX_RELAYS - 1);
+	if (check_relay_id(id, err, errlen) != 0)
 		return -ERANGE;
-	}
 	pthread_mutex_lock(&relay_lock);
 	r = &relays[id];
 	if (!r->sock_registered) {
@@ -673,11 +671,8 @@ int relay_pin(unsigned id, int lcore_vf_to_vm, int lcore_vm_to_vf, char *err, si
 	int target[VFWD_NB_DIRS];
 	struct relay *r;
 
-	if (id >= VFWD_MAX_RELAYS) {
-		snprintf(err, errlen, "relay id %u is out of range: valid ids are 0-%u",
-			 id, VFWD_MAX_RELAYS - 1);
+	if (check_relay_id(id, err, errlen) != 0)
 		return -ERANGE;
-	}
 	for (int d = 0; d < VFWD_NB_DIRS; d++) {
 		target[d] = lcores[d] < 0 ? -1 : worker_by_lcore((unsigned)lcores[d]);
 		if (lcores[d] >= 0 && target[d] < 0) {
