@@ -1,49 +1,5 @@
-import os
-import subprocess
-
-import pytest
-
-import harness
+from fixtures import procs, pytest_runtest_makereport, require_built, workdir  # noqa: F401
 
 
 def pytest_configure(config):
-    for exe in (harness.DAEMON, harness.PEER):
-        if not os.path.exists(exe):
-            raise pytest.UsageError("%s is missing: build first (scripts/build.sh)" % exe)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    if rep.when == "call":
-        item.failed_call = rep.failed
-
-
-@pytest.fixture
-def workdir(request):
-    """A directory for one test's sockets, logs and reports; short, because
-    unix socket paths are limited to 107 bytes. Kept when the test fails,
-    with its daemon and peer logs."""
-    d = "/tmp/vfwd-t/%s" % harness.unique("")
-    os.makedirs(d)
-    yield d
-    if getattr(request.node, "failed_call", False):
-        print("\nlogs of the failed test kept in %s" % d)
-    else:
-        subprocess.run(["rm", "-rf", d])
-
-
-@pytest.fixture
-def procs():
-    """Processes a test starts; whatever is still running at the end is
-    killed and its DPDK leftovers removed, so one failure does not starve
-    the next test of cores or hugepages."""
-    started = []
-    yield started
-    for p in reversed(started):
-        if p.alive():
-            p.kill()
-        prefix = getattr(p, "prefix", None)
-        if prefix:
-            harness.cleanup_prefix(prefix)
+    require_built()
