@@ -8,10 +8,12 @@ PKGS=(
   build-essential pkg-config meson ninja-build python3-pyelftools
   libnuma-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libsystemd-dev libpcap-dev libelf-dev zlib1g-dev libbsd-dev
-  libbpf-dev libxdp-dev libjansson-dev libarchive-dev
+  libbpf-dev libxdp-dev libjansson-dev libarchive-dev libmicrohttpd-dev
   dpkg-dev
-  # tests and demo: Debian's testpmd/telemetry tools, peers, terminals
+  # tests and demo: Debian's testpmd/telemetry tools, peers, terminals,
+  # curl to scrape the exporter
   libcmocka-dev dpdk dpdk-dev python3 python3-pytest iproute2 tmux procps
+  curl
   # VM tests (tests/vm): a QEMU guest from Debian's kernel and busybox, the
   # host's ping, libvirt's schema check of the example domains
   qemu-system-x86 linux-image-amd64 busybox-static cpio iputils-ping

@@ -20,6 +20,7 @@ from harness import BUILD, REPO, Daemon, Peer, memif_peer, memif_vf
 
 TOOLS = ["virtioforwarder_port_control", "virtioforwarder_stats",
          "virtioforwarder_core_pinner", "virtioforwarder_monitor_load"]
+EXPORTER = "virtioforwarder_exporter"   # a tool too, but new: no .py name
 SCHEDULER = "vio4wd_core_scheduler"
 MAN_PAGES = {  # program -> page in docs/man
     "virtio-forwarder": "virtio-forwarder.8",
@@ -28,6 +29,7 @@ MAN_PAGES = {  # program -> page in docs/man
     "virtioforwarder_stats": "virtioforwarder_stats.1",
     "virtioforwarder_core_pinner": "virtioforwarder_core_pinner.1",
     "virtioforwarder_monitor_load": "virtioforwarder_monitor_load.1",
+    EXPORTER: "virtioforwarder_exporter.1",
 }
 UNITS = ["virtio-forwarder.service", "vio4wd_core_scheduler.service"]
 SHIPPED_CONFIG = os.path.join(REPO, "etc", "virtioforwarder")
@@ -88,6 +90,7 @@ def test_meson_install_destdir_installs_the_expected_files(destdir):
     for t in TOOLS:
         expect |= {os.path.join(p["tooldir"], t), os.path.join(p["tooldir"], t + ".py"),
                    os.path.join(p["bindir"], t)}
+    expect |= {os.path.join(p["tooldir"], EXPORTER), os.path.join(p["bindir"], EXPORTER)}
     for u in UNITS:
         expect.add(os.path.join(p["unitdir"], u))
     for page in MAN_PAGES.values():
@@ -105,10 +108,11 @@ def test_meson_install_destdir_installs_the_expected_files(destdir):
     # programs are executable; the tool names on PATH and the guide's .py
     # names lead to the tools
     assert os.access(rooted(d, os.path.join(p["sbindir"], "virtio-forwarder")), os.X_OK)
-    for t in TOOLS:
+    for t in TOOLS + [EXPORTER]:
         real = os.path.join(p["tooldir"], t)
         assert os.access(rooted(d, real), os.X_OK)
-        assert os.readlink(rooted(d, os.path.join(p["tooldir"], t + ".py"))) == t
+        if t != EXPORTER:
+            assert os.readlink(rooted(d, os.path.join(p["tooldir"], t + ".py"))) == t
         link = os.readlink(rooted(d, os.path.join(p["bindir"], t)))
         assert os.path.normpath(os.path.join(p["bindir"], link)) == real
     # data files are the repository's
@@ -351,6 +355,7 @@ def test_debian_package_builds_installs_runs_and_removes(tmp_path, workdir, proc
     # the package's metadata
     fields = run(["dpkg-deb", "-f", deb, "Depends", "Recommends"]).stdout
     assert "libzmq5" in fields and "libprotobuf-c1" in fields and "libsystemd0" in fields
+    assert "libmicrohttpd12" in fields  # the exporter
     assert "librte" not in fields.split("Recommends")[0]  # DPDK is linked in
     assert re.search(r"Recommends:.*\bdpdk\b", fields), fields
 
@@ -367,6 +372,7 @@ def test_debian_package_builds_installs_runs_and_removes(tmp_path, workdir, proc
         for t in TOOLS:  # on PATH and under the guide's names
             run([shutil.which(t) or "/usr/bin/" + t, "--help"])
             run(["/usr/lib/virtio-forwarder/%s.py" % t, "--help"])
+        run([shutil.which(EXPORTER) or "/usr/bin/" + EXPORTER, "--help"])
         assert run(["man", "-w", "virtio-forwarder"]).stdout.strip().startswith(
             "/usr/share/man/man8/virtio-forwarder.8")
         assert os.path.exists("/usr/share/virtio-forwarder/virtioforwarder.proto")
@@ -395,7 +401,8 @@ def test_debian_package_builds_installs_runs_and_removes(tmp_path, workdir, proc
         assert not dpkg_installed("virtio-forwarder")
         for path in ["/usr/sbin/virtio-forwarder", "/usr/lib/virtio-forwarder",
                      "/usr/share/virtio-forwarder", "/usr/share/man/man8/virtio-forwarder.8.gz"] + \
-                ["/lib/systemd/system/" + u for u in UNITS] + ["/usr/bin/" + t for t in TOOLS]:
+                ["/lib/systemd/system/" + u for u in UNITS] + \
+                ["/usr/bin/" + t for t in TOOLS + [EXPORTER]]:
             assert not os.path.lexists(path), path
         assert os.path.exists("/etc/default/virtioforwarder")
         run(["dpkg", "-P", "virtio-forwarder"])
