@@ -18,6 +18,7 @@ struct dir_counters {
 	uint64_t drop_full_pkts, drop_full_bytes;     /* destination queue full */
 	uint64_t drop_unconn_pkts, drop_unconn_bytes; /* destination not there */
 	uint64_t busy_cycles;                /* TSC cycles of polls that moved packets */
+	uint64_t busy_polls;                 /* polls that moved packets */
 	uint64_t polls;                      /* polls of this direction */
 };
 

@@ -60,6 +60,7 @@ static void add_counters(struct rte_tel_data *d, const struct relay_info *info, 
 	rte_tel_data_add_dict_u64(sub, "drop_unconnected_bytes", c->drop_unconn_bytes);
 	rte_tel_data_add_dict_u64(sub, "busy_cycles", c->busy_cycles);
 	rte_tel_data_add_dict_u64(sub, "polls", c->polls);
+	rte_tel_data_add_dict_u64(sub, "busy_polls", c->busy_polls);
 	rte_tel_data_add_dict_container(d, dir_key[dir], sub, 0);
 }
 

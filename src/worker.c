@@ -38,6 +38,13 @@ static unsigned nb_workers;
 static struct rte_rcu_qsbr *qsbr;
 static struct poll_list empty_list;
 
+/* The longest a poll of one source queue can really take: a full burst of
+ * jumbo chains copied to or from guest memory, a few microseconds a
+ * packet. A busy poll that took longer was mostly time the kernel gave the
+ * CPU to someone else (lcores sharing a CPU, an interrupt storm). */
+#define POLL_US_PER_PKT_MAX 5
+static uint64_t queue_poll_cycles_max;
+
 int worker_init(const unsigned *lcores, unsigned n)
 {
 	size_t sz;
@@ -56,6 +63,7 @@ int worker_init(const unsigned *lcores, unsigned n)
 			return -1;
 	}
 	nb_workers = n;
+	queue_poll_cycles_max = rte_get_tsc_hz() / 1000000 * POLL_US_PER_PKT_MAX * FWD_BURST;
 	return 0;
 }
 
@@ -133,6 +141,23 @@ void fwd_poll(struct fwd_dir *d)
 	}
 }
 
+/* Charges a busy poll's cycles to its direction and worker. The load the
+ * scheduler balances is made of these, so a span the thread spent
+ * descheduled must not count: charged whole, it would weigh directions by
+ * how often they happened to be polled when the CPU was taken away rather
+ * than by what they cost. Such a span is charged as the direction's mean
+ * busy poll instead. */
+static inline void charge_busy(struct worker *w, struct fwd_dir *d, uint64_t span)
+{
+	struct dir_counters *c = &d->counters;
+
+	if (unlikely(span > queue_poll_cycles_max * d->p.nb_src_queues))
+		span = c->busy_polls ? c->busy_cycles / c->busy_polls : 0;
+	STATS_ADD(c->busy_cycles, span);
+	STATS_ADD(c->busy_polls, 1);
+	STATS_ADD(w->busy_cycles, span);
+}
+
 static int worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -153,10 +178,8 @@ static int worker_main(void *arg)
 			fwd_poll(d);
 			now = rte_rdtsc();
 			STATS_ADD(d->counters.polls, 1);
-			if (d->counters.rx_pkts != rx_before) {
-				STATS_ADD(d->counters.busy_cycles, now - prev);
-				STATS_ADD(w->busy_cycles, now - prev);
-			}
+			if (d->counters.rx_pkts != rx_before)
+				charge_busy(w, d, now - prev);
 			prev = now;
 		}
 		STATS_ADD(w->loops, 1);
