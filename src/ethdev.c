@@ -69,13 +69,23 @@ static void explain_pci(const char *pci, int rc, char *err, size_t errlen)
 
 int vf_numa_node(const char *dev)
 {
-	char name[VFWD_DEVARGS_MAX];
-	uint16_t port;
+	char name[VFWD_DEVARGS_MAX], path[PATH_MAX];
+	int node = -1;
+	FILE *f;
 
 	dev_name_of(dev, name, sizeof(name));
-	if (rte_eth_dev_get_port_by_name(name, &port) != 0)
+	if (strncmp(name, "net_", 4) == 0)
 		return -1;
-	return rte_eth_dev_socket_id(port);
+	/* Before the probe, so that the relay's worker and pool can be chosen
+	 * on the VF's node: sysfs knows it (-1 on hosts without NUMA). */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &node) != 1)
+		node = -1;
+	fclose(f);
+	return node;
 }
 
 /* Probes dev (a PCI address or vdev devargs) into an ethdev port. */

@@ -47,7 +47,8 @@ bool vf_link_up(uint16_t port);
 /* The member carrying an active-backup bond's traffic, by name into name;
  * false (and "") when port is no such bond or has no member with link. */
 bool vf_bond_active(uint16_t port, char *name, size_t len);
-/* NUMA node of the device, or -1 when unknown. */
+/* NUMA node of a VF not yet probed (a PCI device; the first member of a
+ * bond), or -1 when unknown or a vdev. */
 int vf_numa_node(const char *dev);
 
 uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max);

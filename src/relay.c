@@ -38,6 +38,7 @@ struct relay {
 	bool vm_ready;
 	uint64_t vq_enabled;             /* applied: bit per virtqueue */
 	int vm_node;
+	int vf_node;                     /* -1 unknown (vdevs, no NUMA) */
 	struct rte_mempool *pool;
 	/* Data plane */
 	int worker[VFWD_NB_DIRS];        /* assigned worker, -1 none yet */
@@ -68,6 +69,7 @@ int relay_init(const struct vfwd_config *cfg)
 
 		r->vid = -1;
 		r->vm_node = -1;
+		r->vf_node = -1;
 		for (int d = 0; d < VFWD_NB_DIRS; d++)
 			r->worker[d] = -1;
 	}
@@ -78,51 +80,113 @@ int relay_init(const struct vfwd_config *cfg)
 
 /* ---- which worker serves what ---- */
 
-/* Load of a worker: the directions assigned to it, each weighted by what
- * it measurably costs (busy cycles) plus one so that idle ones still
- * spread out. */
+/* Each direction placed on a worker counts as this fraction of a core on
+ * top of the measured load: idle directions still spread out, and a burst
+ * of new relays, none measured yet, is dealt out evenly. */
+#define LOAD_PER_DIR 0.001
+
+/* Each worker's measured load over the last sampling period: the busy
+ * cycles its directions were charged (worker.c leaves out descheduled
+ * time) over the cycles that passed. Placement weighs what workers do now,
+ * not what they did since start-up. Sampled by the main thread once a
+ * second (relay_process_events), read by placement, both under the relay
+ * lock. */
+static struct {
+	uint64_t busy, tsc;
+	double load;
+} worker_seen[WORKER_MAX];
+
+static void sample_worker_loads(void)
+{
+	uint64_t now = rte_rdtsc();
+
+	for (unsigned w = 0; w < worker_count(); w++) {
+		struct worker_info wi;
+
+		worker_get_info(w, &wi);
+		if (worker_seen[w].tsc && now > worker_seen[w].tsc)
+			worker_seen[w].load = (double)(wi.busy_cycles - worker_seen[w].busy) /
+					      (double)(now - worker_seen[w].tsc);
+		worker_seen[w].busy = wi.busy_cycles;
+		worker_seen[w].tsc = now;
+	}
+}
+
 static double worker_load(int w)
 {
-	double load = 0;
+	double load = worker_seen[w].load;
 
-	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
-		const struct relay *r = &relays[id];
-
+	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++)
 		for (int d = 0; d < VFWD_NB_DIRS; d++)
-			if (relay_in_use(r) && r->worker[d] == w)
-				load += 1.0 + (double)r->dir[d].counters.busy_cycles * 1e-9;
-	}
+			if (relay_in_use(&relays[id]) && relays[id].worker[d] == w)
+				load += LOAD_PER_DIR;
 	return load;
 }
 
-static int least_loaded_worker(void)
+/* The least loaded worker on NUMA node `node`, or on any node when node is
+ * -1 or has no worker. */
+static int least_loaded_worker(int node)
 {
-	int best = 0;
-	double best_load = worker_load(0);
+	int best = -1;
+	double best_load = 0;
 
-	for (unsigned w = 1; w < worker_count(); w++) {
-		double l = worker_load((int)w);
+	for (int pass = 0; pass < 2 && best < 0; pass++)
+		for (unsigned w = 0; w < worker_count(); w++) {
+			double l;
 
-		if (l < best_load) {
-			best = (int)w;
-			best_load = l;
+			if (pass == 0 && node >= 0 &&
+			    (int)rte_lcore_to_socket_id(worker_lcore(w)) != node)
+				continue;
+			l = worker_load((int)w);
+			if (best < 0 || l < best_load) {
+				best = (int)w;
+				best_load = l;
+			}
 		}
-	}
 	return best;
 }
 
-static void assign_workers(unsigned id, struct relay *r)
+/* The NUMA node a relay's traffic lives on, as far as it is known: its
+ * buffers', else its VM's memory, else its VF's; -1 if none is known. */
+static int relay_node(const struct relay *r)
 {
-	for (int d = 0; d < VFWD_NB_DIRS; d++) {
-		int pin = config->pins[id][d];
+	if (r->pool)
+		return r->pool->socket_id;
+	if (r->vm_node >= 0)
+		return r->vm_node;
+	return r->vf_node;
+}
 
-		if (r->worker[d] >= 0)
-			continue;
-		r->worker[d] = pin >= 0 ? worker_by_lcore((unsigned)pin) : -1;
-		if (r->worker[d] < 0)
-			r->worker[d] = least_loaded_worker();
-		r->dir[d].p.vid = -1;
-	}
+/* A direction gets its worker when it is first published, not when its
+ * relay is configured: by then the loads measured are today's, and relays
+ * configured but never used (the socket of every id, in server mode) weigh
+ * nothing. A pin wins; otherwise the least loaded worker on the relay's
+ * node. */
+static int choose_worker(unsigned id, const struct relay *r, int d)
+{
+	int pin = config->pins[id][d];
+	int w = pin >= 0 ? worker_by_lcore((unsigned)pin) : -1;
+
+	return w >= 0 ? w : least_loaded_worker(relay_node(r));
+}
+
+static void place_direction(unsigned id, struct relay *r, int d)
+{
+	r->worker[d] = choose_worker(id, r, d);
+	VLOG_DEBUG("relay %u: %s placed on lcore %u (%s; its load %.3f of a core; relay on "
+		   "NUMA node %d)", id, dir_name[d], worker_lcore((unsigned)r->worker[d]),
+		   config->pins[id][d] >= 0 ? "pinned" : "the least loaded",
+		   worker_load(r->worker[d]), relay_node(r));
+}
+
+/* Placement is forgotten with the relay: a relay that comes back is
+ * placed afresh. */
+static void forget_placement(struct relay *r)
+{
+	if (relay_in_use(r))
+		return;
+	for (int d = 0; d < VFWD_NB_DIRS; d++)
+		r->worker[d] = -1;
 }
 
 /* Republishes worker w's poll list from the table. */
@@ -157,9 +221,8 @@ static uint16_t enabled_queues(uint64_t bits, bool guest_tx, uint16_t *out)
 /* A PCI VF runs exactly while its VM is there: the NIC drops what comes
  * meanwhile. A software stand-in (memif, af_packet, tap) keeps running and
  * its traffic is drained and counted as "VM not connected": its peer is a
- * process that sees our stops as disconnects, and DPDK 22.11's memif races
- * its own disconnect handling against a concurrent stop. A restart holds
- * either kind stopped for a moment. */
+ * process that sees our stops as disconnects. A restart holds either kind
+ * stopped for a moment. */
 static bool vf_should_run(const struct relay *r)
 {
 	return r->vf_attached && !r->vf_hold && (r->vm_ready || r->vf_is_vdev);
@@ -287,6 +350,8 @@ static void relay_apply(unsigned id, struct relay *r)
 	unpublish_changed(id, r);
 	for (int d = 0; d < VFWD_NB_DIRS; d++) {
 		if (!r->published[d] && wanted_params(r, d, &want)) {
+			if (r->worker[d] < 0)
+				place_direction(id, r, d);
 			memcpy(&r->dir[d].p, &want, sizeof(want));
 			set_published(id, r, d, true);
 		}
@@ -305,11 +370,14 @@ static int check_relay_id(unsigned id, char *err, size_t errlen)
 
 /* ---- VF side ---- */
 
-static struct rte_mempool *relay_pool(unsigned id, struct relay *r, int vf_node)
+static struct rte_mempool *relay_pool(unsigned id, struct relay *r)
 {
 	if (!r->pool) {
-		int w = r->worker[0] >= 0 ? r->worker[0] : 0;
-		int node = pool_choose_node(r->vm_node, vf_node,
+		/* Knowing neither the VM's node nor the VF's, take the node of
+		 * the worker the relay would be placed on, so that the two
+		 * agree. */
+		int w = r->worker[0] >= 0 ? r->worker[0] : choose_worker(id, r, 0);
+		int node = pool_choose_node(r->vm_node, r->vf_node,
 					    (int)rte_lcore_to_socket_id(worker_lcore((unsigned)w)));
 
 		r->pool = pool_create(id, node);
@@ -356,8 +424,8 @@ static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char
 		rc = -EEXIST;
 		goto out;
 	}
-	assign_workers(id, r);
-	if (!relay_pool(id, r, -1)) {
+	r->vf_node = vf_numa_node(bond ? bond->members[0] : dev);
+	if (!relay_pool(id, r)) {
 		snprintf(err, errlen, "relay %u: no memory for its mbuf pool (reserve more "
 			 "hugepages: /sys/kernel/mm/hugepages/*/nr_hugepages)", id);
 		rc = -ENOMEM;
@@ -417,6 +485,8 @@ int relay_remove_vf(unsigned id, char *err, size_t errlen)
 	vf_detach(r->port);
 	VLOG_INFO("relay %u: VF %s removed", id, r->vf_dev);
 	r->vf_dev[0] = '\0';
+	r->vf_node = -1;
+	forget_placement(r);
 	pthread_mutex_unlock(&relay_lock);
 	return 0;
 }
@@ -463,7 +533,6 @@ int relay_add_socket(unsigned id, const char *path, char *err, size_t errlen)
 		rc = -EEXIST;
 		goto out;
 	}
-	assign_workers(id, r);
 	/* Registered before the socket starts: the first connection may come
 	 * at once, and its callbacks look the relay up by path. */
 	snprintf(r->sock_path, sizeof(r->sock_path), "%s", path);
@@ -506,6 +575,7 @@ int relay_remove_socket(unsigned id, char *err, size_t errlen)
 	r->sock_registered = false;
 	r->sock_busy = false;
 	r->sock_path[0] = '\0';
+	forget_placement(r);
 	pthread_mutex_unlock(&relay_lock);
 	VLOG_INFO("relay %u: vhost-user socket %s removed", id, path);
 	return 0;
@@ -537,7 +607,7 @@ int relay_vm_connected(int vid, const char *path)
 	for (uint16_t q = 0; q < nr_vring; q++)
 		/* We poll: the guest need not kick us. */
 		rte_vhost_enable_guest_notification(vid, q, 0);
-	if (!relay_pool(id, r, -1)) {
+	if (!relay_pool(id, r)) {
 		rc = -1;
 		goto out;
 	}
@@ -640,6 +710,8 @@ void relay_process_events(void)
 	    !link_poll)
 		return;
 	pthread_mutex_lock(&relay_lock);
+	if (retry)
+		sample_worker_loads();
 	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
 		struct relay *r = &relays[id];
 		uint64_t bits;
@@ -683,7 +755,6 @@ int relay_pin(unsigned id, int lcore_vf_to_vm, int lcore_vm_to_vf, char *err, si
 	}
 	pthread_mutex_lock(&relay_lock);
 	r = &relays[id];
-	assign_workers(id, r);
 	for (int d = 0; d < VFWD_NB_DIRS; d++) {
 		if (target[d] < 0 || target[d] == r->worker[d])
 			continue;
@@ -730,7 +801,9 @@ int relay_get_info(unsigned id, struct relay_info *out)
 		/* Active: relaying, not draining for want of the other side. */
 		out->dir_active[d] = r->published[d] &&
 				     r->dir[d].p.drop_cause != FWD_DROP_UNCONNECTED;
-		out->cpu[d] = r->worker[d] >= 0 ? (int)worker_lcore((unsigned)r->worker[d]) : -1;
+		/* Not placed yet (nothing to poll): where its pin will put it. */
+		out->cpu[d] = r->worker[d] >= 0 ? (int)worker_lcore((unsigned)r->worker[d]) :
+			      config->pins[id][d];
 		stats_read(&r->dir[d].counters, &out->counters[d]);
 	}
 	if (r->pool) {

@@ -37,7 +37,8 @@ struct relay_info {
 	int vid;
 	int numa_node;                 /* of the relay's buffers */
 	unsigned guest_rx_queues, guest_tx_queues;   /* enabled */
-	int cpu[VFWD_NB_DIRS];         /* lcore serving each direction, -1 none */
+	int cpu[VFWD_NB_DIRS];         /* lcore serving each direction (not placed
+					 * yet: its pin), -1 none */
 	struct dir_counters counters[VFWD_NB_DIRS];
 	unsigned pool_size, pool_in_use;
 };

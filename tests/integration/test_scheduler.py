@@ -4,11 +4,11 @@ ways checked by the peers), and against stand-in endpoints that answer
 garbage.
 
 The daemon runs two worker lcores on one core (lcores 1 and 2 both on CPU
-1): each gets half of it, so the busy cycles measured include the time a
-worker was descheduled in a busy poll. That weighs directions by how often
-they have packets more than by their real cost, but it is the same for
-both workers, which is what balancing compares; the algorithm's handling
-of exact loads is unit-tested (tests/unit/test_assign.c)."""
+1): each gets half of it. The workers leave the time they were
+descheduled out of the busy cycles they charge (a poll that took longer
+than a poll can is charged as that direction's mean busy poll), so the
+loads compared are what the directions cost; the algorithm's handling of
+exact loads is unit-tested (tests/unit/test_assign.c)."""
 import os
 import re
 import signal
@@ -16,7 +16,8 @@ import subprocess
 import time
 
 from harness import BUILD, Daemon, Peer, Process, memif_peer, memif_vf
-from test_control import assert_clean, both_active, eps, pb, vm_vdev
+from test_control import assert_clean, both_active, eps, ok, pb, port, vm_vdev
+from test_control import traffic as relay_traffic
 
 SCHED = os.path.join(BUILD, "scheduler", "vio4wd_core_scheduler")
 REPLY = os.path.join(BUILD, "vfwd-zmq-reply")
@@ -40,11 +41,12 @@ def config(workdir, pins):
                 "VIRTIOFWD_SOCKET_DIR=%s\n"
                 "VIRTIOFWD_ZMQ_STATS_EP=%s\n"
                 "VIRTIOFWD_ZMQ_CORE_SCHED_EP=%s\n"
+                "VIRTIOFWD_ZMQ_PORT_CONTROL_EP=%s\n"
                 "VIO4WD_CORE_SCHED_ENABLE=true\n"
                 "VIO4WD_CORE_SCHED_POLL_INTERVAL=%s\n"
                 "VIO4WD_CORE_SCHED_LOG_LEVEL=7\n"
                 % (";".join("%d:%d" % p for p in enumerate(pins)), workdir,
-                   e["stats"], e["core_sched"], POLL))
+                   e["stats"], e["core_sched"], e["port_control"], POLL))
     return path
 
 
@@ -55,8 +57,8 @@ def start_scheduler(workdir, procs, cfg):
     return s
 
 
-def start_daemon(workdir, procs, cfg, nb_relays):
-    args = ["--config=" + cfg]
+def start_daemon(workdir, procs, cfg, nb_relays, extra=()):
+    args = ["--config=" + cfg] + list(extra)
     for rid in range(nb_relays):
         args += ["-P", memif_vf(workdir, rid) + "=%d" % rid]
     d = Daemon(workdir, args, lcores=LCORES)
@@ -193,6 +195,38 @@ def test_balanced_relays_stay_and_a_restarted_daemon_is_found_again(workdir, pro
     assert s.wait(10) == 0
     assert s.log().count("cannot reach") == 1, s.log()
     assert d2.stop() == 0
+
+
+def test_a_new_relay_goes_to_the_least_busy_worker_not_the_one_with_fewest_relays(
+        workdir, procs):
+    """Two nearly idle relays pinned to lcore 2, one busy relay pinned to
+    lcore 1: by counts of directions a new unpinned relay would go to
+    lcore 1; by measured load it goes to lcore 2."""
+    d = start_daemon(workdir, procs, config(workdir, [2, 2, 1]), 3, ["-l", "7"])
+    go = os.path.join(workdir, "go")
+    flows = [relay_traffic(workdir, procs, rid, n, pps, go)
+             for rid, n, pps in ((0, 1000, 100), (1, 1000, 100), (2, 50000, 10000))]
+    for rid in range(3):
+        d.wait_relay(rid, both_active, what="both directions active")
+    open(go, "w").close()
+    # The daemon samples worker loads once a second: wait for two samples
+    # of relay 2 busy.
+    d.wait_relay(2, lambda r: r["vf_to_vm"]["tx_pkts"] > 25000, what="traffic on relay 2")
+    # Relay 3 is placed when it first has something to poll: once its
+    # peers are there.
+    ok(port(workdir, "add", "--virtio-id=3", "--pci-addr=" + memif_vf(workdir, 3)))
+    go3 = os.path.join(workdir, "go-new")
+    vf3, vm3 = relay_traffic(workdir, procs, 3, 1000, 2000, go3)
+    d.wait_relay(3, both_active, what="both directions active")
+    assert {dname: d.relay(3)[dname]["cpu"] for dname in DIRS.values()} == \
+        {"vf_to_vm": 2, "vm_to_vf": 2}, d.log()[-3000:]
+    open(go3, "w").close()
+    assert_clean(vf3.report(), 1000)
+    assert_clean(vm3.report(), 1000)
+    for (vf, vm), n in zip(flows, (1000, 1000, 50000)):
+        assert_clean(vf.report(), n)
+        assert_clean(vm.report(), n)
+    assert d.stop() == 0
 
 
 def stats_reply(relays, tsc_hz):
