@@ -10,7 +10,7 @@
  * logged once, and the next poll tries again.
  *
  * Each poll: the worker CPUs (GET_EAL_CORES) and a stats snapshot; the load
- * of each forwarding direction from its busy cycles since the previous
+ * of each direction on a worker from its busy cycles since the previous
  * snapshot; as_assign() (assign.h) decides; the moves go in one UPDATE. */
 #include <dirent.h>
 #include <errno.h>
@@ -291,7 +291,7 @@ static void decide(struct sched *s)
 	if (as_assign(s->cpus, s->nb_cpus, dirs, n, &s->params, &res) != 0)
 		return;
 	format_cpus(s, res.before, loads, sizeof(loads));
-	VLOG_DEBUG("%u forwarding directions; CPU loads: %s", n, loads);
+	VLOG_DEBUG("%u directions on workers; CPU loads: %s", n, loads);
 	if (res.nb_moves == 0) {
 		if (res.peak_best < res.peak_now)
 			VLOG_DEBUG("no move: the best placement found takes the busiest CPU "

@@ -169,14 +169,16 @@ ProtobufCMessage *vc_call_ok(const char *ep, int timeout_ms, const ProtobufCMess
 
 /* ---- load measurements ---- */
 
-/* The CPU serving direction d of a relay, -1 if it does not forward. */
-static int dir_cpu(const Virtioforwarder__RelayState *rs, int d, bool active)
+/* The CPU serving direction d of a relay, -1 if none. Directions that
+ * are polled but do not forward (a stand-in VF draining while its VM is
+ * away) cost their worker as much as forwarding ones: load is load. */
+static int dir_cpu(const Virtioforwarder__RelayState *rs, int d)
 {
 	const Virtioforwarder__RelayState__CPU *c = rs->cpu;
 	bool has = c && (d == VFWD_VF_TO_VM ? c->has_vf_to_vm : c->has_vm_to_vf);
 	int cpu = !has ? -1 : d == VFWD_VF_TO_VM ? c->vf_to_vm : c->vm_to_vf;
 
-	return active && cpu >= 0 && cpu < VFWD_MAX_CPUS ? cpu : -1;
+	return cpu >= 0 && cpu < VFWD_MAX_CPUS ? cpu : -1;
 }
 
 int vc_get_loads(const char *ep, int timeout_ms, struct vc_loads *l, char *err, size_t errlen)
@@ -205,8 +207,8 @@ int vc_get_loads(const char *ep, int timeout_ms, struct vc_loads *l, char *err, 
 		l->numa[id] = rs->socket_id > INT32_MAX ? -1 : (int)rs->socket_id;
 		l->busy[id][VFWD_VF_TO_VM] = rs->vf_to_vm->busy_cycles;
 		l->busy[id][VFWD_VM_TO_VF] = rs->vm_to_vf->busy_cycles;
-		l->cpu[id][VFWD_VF_TO_VM] = dir_cpu(rs, VFWD_VF_TO_VM, rs->vf_to_vm->active);
-		l->cpu[id][VFWD_VM_TO_VF] = dir_cpu(rs, VFWD_VM_TO_VF, rs->vm_to_vf->active);
+		l->cpu[id][VFWD_VF_TO_VM] = dir_cpu(rs, VFWD_VF_TO_VM);
+		l->cpu[id][VFWD_VM_TO_VF] = dir_cpu(rs, VFWD_VM_TO_VF);
 		cycles &= rs->vf_to_vm->has_busy_cycles && rs->vm_to_vf->has_busy_cycles;
 	}
 	vc_free(&r->base);

@@ -55,14 +55,14 @@ ProtobufCMessage *vc_call_ok(const char *ep, int timeout_ms, const ProtobufCMess
 
 /* What load measurements need from the stats service: per relay direction
  * the TSC cycles its worker spent on polls that moved packets (our
- * extension of the protocol) and, while it forwards, its CPU. */
+ * extension of the protocol) and its CPU, forwarding or not. */
 struct vc_loads {
 	double t;                                       /* CLOCK_MONOTONIC s, at the reply */
 	uint64_t tsc_hz;
 	bool present[VFWD_MAX_RELAYS];                  /* the relay is in use */
 	int numa[VFWD_MAX_RELAYS];                      /* socket_id; -1 if out of range */
 	uint64_t busy[VFWD_MAX_RELAYS][VFWD_NB_DIRS];
-	int cpu[VFWD_MAX_RELAYS][VFWD_NB_DIRS];         /* -1: not forwarding */
+	int cpu[VFWD_MAX_RELAYS][VFWD_NB_DIRS];         /* -1: on no worker */
 };
 /* Every relay in use. What parses but makes no sense (ids out of range or
  * repeated, CPU numbers out of range) is left out; a daemon that reports

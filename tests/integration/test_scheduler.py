@@ -179,7 +179,7 @@ def test_balanced_relays_stay_and_a_restarted_daemon_is_found_again(workdir, pro
     log = s.log()
     assert "moved relay" not in log and "rebalancing" not in log, log
     # it did measure: loads on both workers
-    assert re.search(r"DEBUG: 8 forwarding directions; CPU loads: CPU 1 0\.[0-9]*[1-9]"
+    assert re.search(r"DEBUG: 8 directions on workers; CPU loads: CPU 1 0\.[0-9]*[1-9]"
                      r"[0-9]*, CPU 2 0\.[0-9]*[1-9]", log), log
     assert placement(d, 4) == before
 
@@ -296,7 +296,7 @@ def test_garbage_from_the_endpoints_and_bad_usage(workdir, procs):
                  "connected to virtio-forwarder",
                  "worker CPUs 1 (node 0), 2 (node 0)",
                  # loads clamped to a core each, the nonsense left out
-                 "DEBUG: 4 forwarding directions; CPU loads: CPU 1 4.000, CPU 2 0.000",
+                 "DEBUG: 4 directions on workers; CPU loads: CPU 1 4.000, CPU 2 0.000",
                  "moved relay 2 VF->VM (load 1.000) from CPU 99 to CPU 1: its CPU is not "
                  "a worker",
                  "virtio-forwarder restarted",
