@@ -20,6 +20,8 @@ PKGS=(
   libvirt-clients libxml2-utils
   # packaging tests: the Debian package, unit checks, man pages
   debhelper lintian systemd man-db git
+  # fuzzing (scripts/fuzz.sh): clang and its libFuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
