@@ -1,6 +1,7 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -623,6 +624,21 @@ out:
 	return rc;
 }
 
+/* Where every packet went so far, for the log of a post-mortem: a VM that
+ * left, or one that says it lost traffic. */
+static void log_counters(unsigned id, const struct relay *r)
+{
+	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		struct dir_counters c;
+
+		stats_read(&r->dir[d].counters, &c);
+		VLOG_INFO("relay %u: %s so far: %" PRIu64 " packets in, %" PRIu64 " out, %"
+			  PRIu64 " dropped (queue full), %" PRIu64 " dropped (not connected)",
+			  id, dir_name[d], c.rx_pkts, c.tx_pkts, c.drop_full_pkts,
+			  c.drop_unconn_pkts);
+	}
+}
+
 void relay_vm_disconnected(int vid)
 {
 	struct relay *r;
@@ -636,6 +652,7 @@ void relay_vm_disconnected(int vid)
 		r->vq_enabled = 0;
 		relay_apply(id, r);    /* workers let go of vid before we return */
 		VLOG_INFO("relay %u: VM gone (vid %d)", id, vid);
+		log_counters(id, r);
 	}
 	if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE)
 		__atomic_store_n(&vring_reported[vid], 0, __ATOMIC_RELEASE);
