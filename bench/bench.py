@@ -173,9 +173,8 @@ def main():
         row = {"size": size}
         for kind, rs in runs.items():
             for d in ("vf_to_vm", "vm_to_vf"):
-                vals = [r[d] for r in rs]
-                row["%s_%s_mpps" % (kind, d)] = statistics.median(vals)
-                row["%s_%s_spread" % (kind, d)] = max(vals) - min(vals)
+                row["%s_%s_mpps" % (kind, d)], row["%s_%s_spread" % (kind, d)] = \
+                    median_spread([r[d] for r in rs])
         row["ours_busy_cycles_per_pkt"] = statistics.median(
             r["busy_cycles_per_pkt"] for r in runs["ours"])
         for d in ("vf_to_vm", "vm_to_vf"):
@@ -188,15 +187,25 @@ def main():
                     for r in results) else 1
 
 
-def write_report(results, smoke):
+def median_spread(vals):
+    return statistics.median(vals), max(vals) - min(vals)
+
+
+def save_report(name, data, title, lines):
+    """bench/results/NAME.json (data and the machine) and NAME.md (the
+    title, the machine, then lines), printed as well."""
     out = os.path.join(HERE, "results")
     os.makedirs(out, exist_ok=True)
-    name = "smoke" if smoke else "latest"
     with open(os.path.join(out, name + ".json"), "w") as f:
-        json.dump({"machine": machine(), "results": results}, f, indent=1)
-    lines = ["# virtio-forwarder vs dpdk-testpmd (io) as the relay, same run",
-             "", "Machine: %s" % machine(), "",
-             "| frame | ours VF->VM Mpps | testpmd VF->VM | ratio | ours VM->VF Mpps "
+        json.dump(dict(data, machine=machine()), f, indent=1)
+    lines = ["# " + title, "", "Machine: %s" % machine(), ""] + lines
+    with open(os.path.join(out, name + ".md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def write_report(results, smoke):
+    lines = ["| frame | ours VF->VM Mpps | testpmd VF->VM | ratio | ours VM->VF Mpps "
              "| testpmd VM->VF | ratio | ours busy cycles/pkt |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -209,9 +218,8 @@ def write_report(results, smoke):
     lines += ["", "Both directions run at once (a testpmd loop feeds both sides); medians "
               "of the runs, ± half the spread. Rates are the relay's when it is the slower "
               "side of the loop. The machine is shared and noisy: compare ratios."]
-    with open(os.path.join(out, name + ".md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("smoke" if smoke else "latest", {"results": results},
+                "virtio-forwarder vs dpdk-testpmd (io) as the relay, same run", lines)
 
 
 def machine():

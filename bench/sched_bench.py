@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import harness  # noqa: E402
-from bench import machine  # noqa: E402
+from bench import median_spread, save_report  # noqa: E402
 
 WORK = "/tmp/vfwd-sched-bench"
 SCHED = os.path.join(harness.BUILD, "scheduler", "vio4wd_core_scheduler")
@@ -118,24 +118,15 @@ def main():
         print(json.dumps(r), flush=True)
     row = {"relays": a.relays, "runs": runs}
     for k in ("before_mpps", "after_mpps"):
-        vals = [r[k] for r in runs]
-        row[k] = statistics.median(vals)
-        row[k.replace("mpps", "spread")] = max(vals) - min(vals)
+        row[k], row[k.replace("mpps", "spread")] = median_spread([r[k] for r in runs])
     row["ratio"] = statistics.median(r["after_mpps"] / r["before_mpps"] for r in runs)
     write_report(row, a.smoke)
     return 0 if row["before_mpps"] > 0 and row["after_mpps"] > 0 else 1
 
 
 def write_report(row, smoke):
-    out = os.path.join(HERE, "results")
-    os.makedirs(out, exist_ok=True)
-    name = "sched-smoke" if smoke else "sched-latest"
-    with open(os.path.join(out, name + ".json"), "w") as f:
-        json.dump({"machine": machine(), "result": row}, f, indent=1)
     last = row["runs"][-1]
-    lines = ["# vio4wd_core_scheduler: aggregate throughput on a skewed load", "",
-             "Machine: %s" % machine(), "",
-             "| relays | Mpps taken from the VFs, all on one worker | after balancing | after/before |",
+    lines = ["| relays | Mpps taken from the VFs, all on one worker | after balancing | after/before |",
              "|---|---|---|---|",
              "| %d | %.2f (±%.2f) | %.2f (±%.2f) | %.2fx |" % (
                  row["relays"], row["before_mpps"], row["before_spread"] / 2,
@@ -149,9 +140,8 @@ def write_report(row, smoke):
              "Each relay's VF is a net_null port with no VM: every direction is CPU bound, "
              "so a worker's rate is its CPU's. lcore 2 shares CPU 0 with the daemon's "
              "main thread, which mostly sleeps."]
-    with open(os.path.join(out, name + ".md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("sched-smoke" if smoke else "sched-latest", {"result": row},
+                "vio4wd_core_scheduler: aggregate throughput on a skewed load", lines)
 
 
 if __name__ == "__main__":

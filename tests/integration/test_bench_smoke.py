@@ -3,22 +3,19 @@ speed is reported by bench/, not tested)."""
 import os
 import subprocess
 
+import pytest
+
 import harness
 
 
-def test_benchmark_smoke_runs_and_reports():
-    bench = os.path.join(harness.REPO, "bench", "bench.py")
+@pytest.mark.parametrize("script, report, row", [
+    ("bench.py", "smoke.md", "| 64 |"),              # ours vs testpmd
+    ("sched_bench.py", "sched-smoke.md", "| 4 |"),   # before/after balancing
+])
+def test_benchmark_smoke_runs_and_reports(script, report, row):
+    bench = os.path.join(harness.REPO, "bench", script)
     r = subprocess.run(["/usr/bin/python3", bench, "--smoke"], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    report = open(os.path.join(harness.REPO, "bench", "results", "smoke.md")).read()
-    assert "| 64 |" in report and "x |" in report
-
-
-def test_scheduler_benchmark_smoke_runs_and_reports():
-    bench = os.path.join(harness.REPO, "bench", "sched_bench.py")
-    r = subprocess.run(["/usr/bin/python3", bench, "--smoke"], capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    report = open(os.path.join(harness.REPO, "bench", "results", "sched-smoke.md")).read()
-    assert "| 4 |" in report and "x |" in report
+    text = open(os.path.join(harness.REPO, "bench", "results", report)).read()
+    assert row in text and "x |" in text
