@@ -169,6 +169,19 @@ def traffic(workdir, procs, rid, n, pps, go=None):
     return vf, vm
 
 
+def flowing(workdir, procs, d, rid, n, pps, min_tx):
+    """traffic() on relay rid, released once both its directions are
+    active; returns the peers once more than min_tx frames have crossed
+    VF->VM."""
+    go = os.path.join(workdir, "go-%d-%d" % (rid, time.monotonic_ns()))
+    vf, vm = traffic(workdir, procs, rid, n, pps, go)
+    d.wait_relay(rid, both_active, what="both directions active")
+    open(go, "w").close()
+    d.wait_relay(rid, lambda r: r["vf_to_vm"]["tx_pkts"] > min_tx,
+                 what="traffic on relay %d" % rid)
+    return vf, vm
+
+
 def both_active(r):
     return r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"]
 
@@ -230,11 +243,7 @@ def assert_rising(samples):
 
 def test_add_remove_vf_at_run_time_under_traffic_of_another_relay(workdir, procs):
     d = start_daemon(workdir, procs, ["-P", memif_vf(workdir, 0) + "=0"])
-    go = os.path.join(workdir, "go0")
-    vf0, vm0 = traffic(workdir, procs, 0, 36000, 2000, go)
-    d.wait_relay(0, both_active)
-    open(go, "w").close()
-    d.wait_relay(0, lambda r: r["vf_to_vm"]["tx_pkts"] > 500, what="traffic on relay 0")
+    vf0, vm0 = flowing(workdir, procs, d, 0, 36000, 2000, 500)
     sampler = Sampler(d.prefix, 0)
 
     # Relay 1 gets a VF at run time, carries traffic, and loses it again.
@@ -323,12 +332,8 @@ def test_dynamic_sockets_from_add_sock_to_remove_sock(workdir, procs):
 def test_stats_equal_telemetry_rates_over_delay_and_no_blocking(workdir, procs):
     d = start_daemon(workdir, procs, ["-P", memif_vf(workdir, 0) + "=0"])
     stats_ep = eps(workdir)["stats"]
-    go = os.path.join(workdir, "go")
     n, pps = 12000, 2000
-    vf, vm = traffic(workdir, procs, 0, n, pps, go)
-    d.wait_relay(0, both_active)
-    open(go, "w").close()
-    d.wait_relay(0, lambda r: r["vf_to_vm"]["tx_pkts"] > 1000, what="traffic")
+    vf, vm = flowing(workdir, procs, d, 0, n, pps, 1000)
 
     # Two clients with long windows at once: each gets its own rates, and
     # port control answers meanwhile.
@@ -428,12 +433,8 @@ def test_core_sched_get_eal_cores_update_under_traffic_and_monitor(workdir, proc
     reply = raw(e["core_sched"], pb((1, GET_EAL_CORES)))
     assert reply[4] == [1] and reply[7] == [1, 2], reply
 
-    go = os.path.join(workdir, "go")
     n = 16000
-    vf, vm = traffic(workdir, procs, 0, n, 2000, go)
-    d.wait_relay(0, both_active)
-    open(go, "w").close()
-    d.wait_relay(0, lambda r: r["vf_to_vm"]["tx_pkts"] > 1000, what="traffic")
+    vf, vm = flowing(workdir, procs, d, 0, n, 2000, 1000)
 
     # The load monitor in a real terminal: a bar per worker CPU.
     session = "vfwd-mon-%s" % d.prefix
@@ -479,12 +480,8 @@ def test_bad_input_to_every_endpoint_while_a_relay_forwards(workdir, procs):
     e = eps(workdir)
     ok(port(workdir, "add_sock", "--vhost-path=" + sock(workdir, 0),
             "--pci-addr=" + memif_vf(workdir, 0)))
-    go = os.path.join(workdir, "go")
     n = 20000
-    vf, vm = traffic(workdir, procs, 0, n, 2000, go)
-    d.wait_relay(0, both_active)
-    open(go, "w").close()
-    d.wait_relay(0, lambda r: r["vf_to_vm"]["tx_pkts"] > 500, what="traffic")
+    vf, vm = flowing(workdir, procs, d, 0, n, 2000, 500)
     sampler = Sampler(d.prefix, 0)
 
     garbage = "garbag\xc3\xa9".encode("latin-1")

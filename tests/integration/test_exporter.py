@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from harness import BUILD, Process, memif_vf
-from test_control import assert_clean, both_active, eps, ok, start_daemon, tool, traffic
+from test_control import assert_clean, eps, flowing, ok, start_daemon, tool
 
 EXPORTER = os.path.join(BUILD, "virtioforwarder_exporter")
 DIRS = {"vf_to_vm": ("vf", "vm"), "vm_to_vf": ("vm", "vf")}   # source, destination
@@ -100,12 +100,8 @@ def test_exporter_matches_stats_and_follows_the_daemon(workdir, procs):
     d = start_daemon(workdir, procs, ["-P", memif_vf(workdir, 0) + "=0"])
     exp, port = start_exporter(workdir, procs, "--window=500")
 
-    go = os.path.join(workdir, "go")
     n, pps = 10000, 2000
-    vf, vm = traffic(workdir, procs, 0, n, pps, go)
-    d.wait_relay(0, both_active)
-    open(go, "w").close()
-    d.wait_relay(0, lambda r: r["vf_to_vm"]["tx_pkts"] > 1000, what="traffic")
+    vf, vm = flowing(workdir, procs, d, 0, n, pps, 1000)
 
     # Under traffic: forwarding, rates near pps, busy worker 1.
     s = scrape(port)
