@@ -18,9 +18,6 @@
 
 #define VF_RX_DESC 1024
 #define VF_TX_DESC 1024
-/* A full VF TX ring is usually momentary; a couple of retries absorb it
- * without holding a worker on one direction for long. */
-#define VF_TX_RETRIES 2
 
 /* The ethdev name a devargs string will probe as: the text before the
  * first comma (for a PCI device, its canonical address). */
@@ -315,6 +312,13 @@ bool vf_link_up(uint16_t port)
 	return rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
 }
 
+uint64_t vf_rx_missed(uint16_t port)
+{
+	struct rte_eth_stats st;
+
+	return rte_eth_stats_get(port, &st) == 0 ? st.imissed + st.rx_nombuf : 0;
+}
+
 bool vf_bond_active(uint16_t port, char *name, size_t len)
 {
 	char n[RTE_ETH_NAME_MAX_LEN];
@@ -338,9 +342,7 @@ uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint1
 
 uint16_t vf_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = rte_eth_tx_burst(d->p.port_id, d->p.dst_queues[0], pkts, n);
-
-	for (int retry = 0; sent < n && retry < VF_TX_RETRIES; retry++)
-		sent += rte_eth_tx_burst(d->p.port_id, d->p.dst_queues[0], pkts + sent, n - sent);
-	return sent;
+	/* No retry loop: what a full TX ring refuses, the worker holds and
+	 * offers again on its next poll, serving other directions meanwhile. */
+	return rte_eth_tx_burst(d->p.port_id, d->p.dst_queues[0], pkts, n);
 }

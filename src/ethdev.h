@@ -44,6 +44,10 @@ int vf_start(uint16_t port, char *err, size_t errlen);
 void vf_stop(uint16_t port);
 void vf_detach(uint16_t port);
 bool vf_link_up(uint16_t port);
+/* Frames the VF could not take in since it was attached: its RX ring was
+ * full (imissed) or it had no mbuf (rx_nombuf). Where backpressure from a
+ * guest that does not keep up ends as drops. */
+uint64_t vf_rx_missed(uint16_t port);
 /* The member carrying an active-backup bond's traffic, by name into name;
  * false (and "") when port is no such bond or has no member with link. */
 bool vf_bond_active(uint16_t port, char *name, size_t len);

@@ -293,6 +293,15 @@ static void set_published(unsigned id, struct relay *r, int d, bool on)
 		VLOG_INFO("relay %u: %s stopped", id, dir_name[d]);
 }
 
+/* Packets a direction holds for a full destination still go there when
+ * only the queues changed (a guest enabling or disabling some); for any
+ * other destination, or none, they are dropped. */
+static bool same_destination(const struct fwd_params *a, bool on, const struct fwd_params *b)
+{
+	return on && a->sink == b->sink && a->drop_cause == FWD_DROP_FULL &&
+	       b->drop_cause == FWD_DROP_FULL && a->vid == b->vid && a->port_id == b->port_id;
+}
+
 /* Unpublishes the directions whose wanted parameters differ from what
  * their worker polls (or that should not run at all). */
 static void unpublish_changed(unsigned id, struct relay *r)
@@ -300,10 +309,17 @@ static void unpublish_changed(unsigned id, struct relay *r)
 	struct fwd_params want;
 
 	for (int d = 0; d < VFWD_NB_DIRS; d++) {
+		struct fwd_dir *fd = &r->dir[d];
 		bool on = wanted_params(r, d, &want);
 
-		if (r->published[d] && (!on || memcmp(&want, &r->dir[d].p, sizeof(want)) != 0))
-			set_published(id, r, d, false);
+		if (!r->published[d] || (on && memcmp(&want, &fd->p, sizeof(want)) == 0))
+			continue;
+		set_published(id, r, d, false);
+		if (fd->nb_held > 0 && !same_destination(&fd->p, on, &want)) {
+			VLOG_INFO("relay %u: %s: %u packets held for a full destination dropped, "
+				  "their destination changed", id, dir_name[d], fd->nb_held);
+			fwd_drop_held(fd);
+		}
 	}
 }
 
@@ -822,7 +838,9 @@ int relay_get_info(unsigned id, struct relay_info *out)
 		out->cpu[d] = r->worker[d] >= 0 ? (int)worker_lcore((unsigned)r->worker[d]) :
 			      config->pins[id][d];
 		stats_read(&r->dir[d].counters, &out->counters[d]);
+		out->held[d] = __atomic_load_n(&r->dir[d].nb_held, __ATOMIC_RELAXED);
 	}
+	out->vf_rx_missed = r->vf_attached ? vf_rx_missed(r->port) : 0;
 	if (r->pool) {
 		out->pool_size = pool_size(r->pool);
 		out->pool_in_use = pool_in_use(r->pool);

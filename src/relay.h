@@ -40,6 +40,8 @@ struct relay_info {
 	int cpu[VFWD_NB_DIRS];         /* lcore serving each direction (not placed
 					 * yet: its pin), -1 none */
 	struct dir_counters counters[VFWD_NB_DIRS];
+	unsigned held[VFWD_NB_DIRS];   /* taken, waiting for a full destination */
+	uint64_t vf_rx_missed;         /* see vf_rx_missed() */
 	unsigned pool_size, pool_in_use;
 };
 

@@ -15,7 +15,10 @@
 struct dir_counters {
 	uint64_t rx_pkts, rx_bytes;          /* taken from the source side */
 	uint64_t tx_pkts, tx_bytes;          /* accepted by the destination */
-	uint64_t drop_full_pkts, drop_full_bytes;     /* destination queue full */
+	/* Refused by a full destination and held, then the destination
+	 * went away (worker.h: a full destination is backpressure, not
+	 * drops). */
+	uint64_t drop_full_pkts, drop_full_bytes;
 	uint64_t drop_unconn_pkts, drop_unconn_bytes; /* destination not there */
 	uint64_t busy_cycles;                /* TSC cycles of polls that moved packets */
 	uint64_t busy_polls;                 /* polls that moved packets */

@@ -61,6 +61,7 @@ static void add_counters(struct rte_tel_data *d, const struct relay_info *info, 
 	rte_tel_data_add_dict_u64(sub, "busy_cycles", c->busy_cycles);
 	rte_tel_data_add_dict_u64(sub, "polls", c->polls);
 	rte_tel_data_add_dict_u64(sub, "busy_polls", c->busy_polls);
+	rte_tel_data_add_dict_u64(sub, "held_pkts", info->held[dir]);
 	rte_tel_data_add_dict_container(d, dir_key[dir], sub, 0);
 }
 
@@ -93,6 +94,7 @@ static int cmd_relay(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "guest_tx_queues", info.guest_tx_queues);
 	rte_tel_data_add_dict_u64(d, "pool_size", info.pool_size);
 	rte_tel_data_add_dict_u64(d, "pool_in_use", info.pool_in_use);
+	rte_tel_data_add_dict_u64(d, "vf_rx_missed", info.vf_rx_missed);
 	for (int dir = 0; dir < VFWD_NB_DIRS; dir++)
 		add_counters(d, &info, dir);
 	return 0;

@@ -85,21 +85,25 @@ int worker_by_lcore(unsigned lcore)
 	return -1;
 }
 
-/* Counts and frees what a sink did not take. */
-static void drop_rest(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+static void count_drop(struct fwd_dir *d, enum fwd_drop_cause cause, uint64_t pkts,
+		       uint64_t bytes)
+{
+	if (cause == FWD_DROP_FULL) {
+		STATS_ADD(d->counters.drop_full_pkts, pkts);
+		STATS_ADD(d->counters.drop_full_bytes, bytes);
+	} else {
+		STATS_ADD(d->counters.drop_unconn_pkts, pkts);
+		STATS_ADD(d->counters.drop_unconn_bytes, bytes);
+	}
+}
+
+static uint64_t sum_bytes(struct rte_mbuf *const *pkts, uint16_t n)
 {
 	uint64_t bytes = 0;
 
 	for (uint16_t i = 0; i < n; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
-	rte_pktmbuf_free_bulk(pkts, n);
-	if (d->p.drop_cause == FWD_DROP_FULL) {
-		STATS_ADD(d->counters.drop_full_pkts, n);
-		STATS_ADD(d->counters.drop_full_bytes, bytes);
-	} else {
-		STATS_ADD(d->counters.drop_unconn_pkts, n);
-		STATS_ADD(d->counters.drop_unconn_bytes, bytes);
-	}
+	return bytes;
 }
 
 uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
@@ -110,34 +114,62 @@ uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 	return 0;
 }
 
+static void set_held(struct fwd_dir *d, uint16_t n, uint64_t bytes)
+{
+	__atomic_store_n(&d->nb_held, n, __ATOMIC_RELAXED);
+	d->held_bytes = bytes;
+}
+
+void fwd_drop_held(struct fwd_dir *d)
+{
+	count_drop(d, FWD_DROP_FULL, d->nb_held, d->held_bytes);
+	rte_pktmbuf_free_bulk(d->held, d->nb_held);
+	set_held(d, 0, 0);
+}
+
+/* Offers what d holds to its sink; true when nothing is left held. */
+static bool send_held(struct fwd_dir *d)
+{
+	uint16_t n = d->nb_held;
+	uint16_t sent = d->p.sink(d, d->held, n);
+	uint16_t left = (uint16_t)(n - sent);
+	/* held[sent..n) are still ours: their bytes can be read. */
+	uint64_t left_bytes = left ? sum_bytes(d->held + sent, left) : 0;
+
+	STATS_ADD(d->counters.tx_pkts, sent);
+	STATS_ADD(d->counters.tx_bytes, d->held_bytes - left_bytes);
+	if (left == 0) {
+		set_held(d, 0, 0);
+		return true;
+	}
+	if (d->p.drop_cause == FWD_DROP_UNCONNECTED) {
+		count_drop(d, FWD_DROP_UNCONNECTED, left, left_bytes);
+		rte_pktmbuf_free_bulk(d->held + sent, left);
+		set_held(d, 0, 0);
+		return true;
+	}
+	if (sent > 0)
+		memmove(d->held, d->held + sent, left * sizeof(d->held[0]));
+	set_held(d, left, left_bytes);
+	return false;
+}
+
 void fwd_poll(struct fwd_dir *d)
 {
-	struct rte_mbuf *pkts[FWD_BURST];
-
+	if (unlikely(d->nb_held > 0) && !send_held(d))
+		return;
 	for (uint16_t qi = 0; qi < d->p.nb_src_queues; qi++) {
-		uint16_t n = d->p.source(d, qi, pkts, FWD_BURST);
-		uint64_t bytes = 0;
-		uint16_t sent;
+		uint16_t n = d->p.source(d, qi, d->held, FWD_BURST);
+		uint64_t bytes;
 
 		if (n == 0)
 			continue;
-		for (uint16_t i = 0; i < n; i++)
-			bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		bytes = sum_bytes(d->held, n);
 		STATS_ADD(d->counters.rx_pkts, n);
 		STATS_ADD(d->counters.rx_bytes, bytes);
-		/* The sink owns pkts[0..sent) from here on: sum the bytes it
-		 * refused first, while those mbufs are still ours. */
-		sent = d->p.sink(d, pkts, n);
-		if (sent < n) {
-			uint64_t dropped = 0;
-
-			for (uint16_t i = sent; i < n; i++)
-				dropped += rte_pktmbuf_pkt_len(pkts[i]);
-			bytes -= dropped;
-			drop_rest(d, pkts + sent, n - sent);
-		}
-		STATS_ADD(d->counters.tx_pkts, sent);
-		STATS_ADD(d->counters.tx_bytes, bytes);
+		set_held(d, n, bytes);
+		if (!send_held(d))
+			return;
 	}
 }
 

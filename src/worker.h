@@ -31,8 +31,13 @@ struct rte_mempool;
 struct fwd_dir;
 
 /* A source yields packets from its queue index qi; a sink takes ownership
- * of the first k of n packets and returns k. What the sink does not take,
- * the caller counts as dropped (drop_cause says why) and frees. */
+ * of the first k of n packets and returns k. What a full destination does
+ * not take is held and offered first on the next poll, and the source is
+ * not read while anything is held: backpressure, so that overload drops
+ * happen where the traffic comes from (the NIC's RX ring, the guest's TX
+ * queue), counted there, and a destination that does not drain costs its
+ * worker nothing. What a destination that is not there does not take,
+ * the caller counts as dropped (drop_cause) and frees. */
 typedef uint16_t (*fwd_source_fn)(struct fwd_dir *d, uint16_t qi,
 				  struct rte_mbuf **pkts, uint16_t max);
 typedef uint16_t (*fwd_sink_fn)(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
@@ -56,6 +61,11 @@ struct fwd_params {
 
 struct fwd_dir {
 	struct dir_counters counters;       /* written by the polling worker only */
+	/* Taken from the source, refused by a full destination, in order:
+	 * written by the polling worker only, like the counters. */
+	uint16_t nb_held;                   /* read by others with an atomic load */
+	uint64_t held_bytes;
+	struct rte_mbuf *held[FWD_BURST];
 	struct fwd_params p;
 } __rte_cache_aligned;
 
@@ -82,5 +92,9 @@ uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
 
 /* Polls one direction once: the whole forwarding step, both directions. */
 void fwd_poll(struct fwd_dir *d);
+
+/* Frees what d holds, counted as dropped because its destination was full.
+ * Only for a direction on no published poll list. */
+void fwd_drop_held(struct fwd_dir *d);
 
 #endif

@@ -3,6 +3,7 @@ peer on vhost-user (virtio_user), real packets checked byte for byte."""
 import json
 import os
 import re
+import signal
 import time
 
 from harness import Daemon, Peer, memif_peer, memif_vf, start_testpmd
@@ -93,6 +94,45 @@ def test_server_mode_both_ways_then_vm_returns(workdir, procs):
     for line in ("VF net_memif0", "VM connected", "VF->VM active", "VM->VF active",
                  "VM gone", "VF->VM active on lcore 1 (no VM: dropping)"):
         assert line in log, line
+
+
+def test_a_stalled_receiver_holds_traffic_back_instead_of_dropping_it(workdir, procs):
+    """Backpressure, both ways: while the peer on one side is stopped
+    (SIGSTOP), the relay holds at most a burst for it and stops reading
+    from the other side, whose sender keeps what it cannot send. The relay
+    drops nothing and its worker does no work for it meanwhile. Resumed,
+    every frame arrives once and in order."""
+    n = 30000
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                         "-P", memif_vf(workdir, rsize=10) + "=0"])
+    procs.append(d)
+    go = os.path.join(workdir, "go")
+    extra = ["--idle-timeout", 60000]
+    vf = Peer(workdir, [memif_peer(workdir, rsize=10)], traffic_opts(1, 2, go, n, extra))
+    vm = Peer(workdir, [vm_vdev(workdir, queue_size=256)], traffic_opts(2, 1, go, n, extra))
+    procs.extend([vf, vm])
+    d.wait_relay(0, both_active, what="both directions active")
+    open(go, "w").close()
+    for stalled, direction in ((vm, "vf_to_vm"), (vf, "vm_to_vf")):
+        d.wait_relay(0, lambda r: r[direction]["tx_pkts"] > 1000, what="traffic")
+        stalled.signal(signal.SIGSTOP)
+        before = d.wait_relay(0, lambda r: r[direction]["held_pkts"] > 0,
+                              what="%s held back" % direction)[direction]
+        time.sleep(1)
+        after = d.relay(0)[direction]
+        stalled.signal(signal.SIGCONT)
+        assert 0 < after["held_pkts"] <= 32, after
+        for counter in ("rx_pkts", "tx_pkts", "busy_polls", "drop_full_pkts"):
+            assert after[counter] == before[counter], (counter, before, after)
+        assert after["rx_pkts"] < n, after      # the stall came while traffic flowed
+    vf_rep, vm_rep = vf.report(), vm.report()
+    assert_clean(vf_rep, n, d)
+    assert_clean(vm_rep, n, d)
+    r = d.relay(0)
+    assert_counters(r, vf_rep, vm_rep)
+    assert r["vf_to_vm"]["held_pkts"] == 0 and r["vm_to_vf"]["held_pkts"] == 0, r
+    d.wait_relay(0, vm_gone_and_pool_full, what="VM gone, pool full")
+    assert d.stop() == 0
 
 
 def test_client_mode_both_ways(workdir, procs):
