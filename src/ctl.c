@@ -268,6 +268,13 @@ static void start_service(const struct ctl_service *svc, const char *ep, const c
 		free(t->refusal);
 		return;
 	}
+	if (!path && strncmp(ep, "inproc://", 9) != 0)
+		/* Only an ipc:// file has an owner and a mode to check. */
+		VLOG_WARN("%s service on %s: the control protocol has no authentication, "
+			  "so anyone who can reach %s can use it; set %s to an ipc:// "
+			  "endpoint in a directory of the daemon's own unless that is meant",
+			  svc->name, ep, strncmp(ep, "tcp://", 6) == 0 ? "that address" :
+			  "the endpoint", var);
 	if (path && (chmod(path, 0660) != 0 ||
 		     (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0)))
 		VLOG_WARN("cannot set mode 0660 and group of %s: %s", path, strerror(errno));

@@ -160,6 +160,8 @@ static const ProtobufCMessage *port_add_sock(const struct req_port *p,
 	bool same;
 	int by_dev, by_sock, id, rc;
 
+	if (req_path_in_dir(p->path, cfg->socket_dir, err) != 0)
+		return NULL;
 	/* Server mode replaces a stale socket file, client mode connects to
 	 * one: anything else at that path is a mistake, not ours to remove. */
 	if (lstat(p->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {

@@ -66,6 +66,20 @@ int req_vhost_path(const char *path, struct req_err *err)
 	return 0;
 }
 
+int req_path_in_dir(const char *path, const char *dir, struct req_err *err)
+{
+	char b[96];
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 || (strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0'))
+		return 0;
+	return req_fail(err, -EACCES, "vhost_path '%s' is not in the socket directory %.*s: "
+			"give a path in it, or set VIRTIOFWD_SOCKET_DIR (-V) to the directory "
+			"the sockets belong in", show(path, b, sizeof(b)), (int)n, dir);
+}
+
 int req_pci(const Virtioforwarder__PciAddress *a, char *out, size_t len,
 	    struct req_err *err)
 {

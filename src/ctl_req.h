@@ -39,6 +39,11 @@ int req_relay_id(int64_t id, const char *what, struct req_err *err);
 /* A vhost-user socket path: absolute, no "..", no control characters,
  * short enough for a unix socket address. */
 int req_vhost_path(const char *path, struct req_err *err);
+/* A socket path a control client may have the daemon create (and, in
+ * server mode, replace): only below the configured socket directory, so
+ * that a client cannot make it unlink or shadow a socket elsewhere. path
+ * has passed req_vhost_path. */
+int req_path_in_dir(const char *path, const char *dir, struct req_err *err);
 /* A PciAddress -> canonical "dddd:bb:ss.f" in out (at least 13 bytes). */
 int req_pci(const Virtioforwarder__PciAddress *a, char *out, size_t len,
 	    struct req_err *err);

@@ -262,7 +262,8 @@ int main(int argc, char **argv)
 		VLOG_WARN("%s", cfg.warnings[i]);
 	if (!eal_args_set_lcores(&cfg) && check_cpus_online(&cfg) != 0)
 		return 1;
-	if (huge_check(cfg.huge_dir, err, sizeof(err)) != 0) {
+	if (huge_check(cfg.huge_dir, err, sizeof(err)) != 0 ||
+	    vhost_check_socket_dir(&cfg, err, sizeof(err)) != 0) {
 		VLOG_CRIT("%s", err);
 		if (cfg.daemonize)
 			fprintf(stderr, "%s: %s\n", DAEMON_NAME, err);

@@ -74,6 +74,42 @@ static void resolve_owner(const struct vfwd_config *cfg)
 	}
 }
 
+int vhost_check_socket_dir(const struct vfwd_config *cfg, char *err, size_t errlen)
+{
+	const char *dir = cfg->socket_dir, *problem = NULL;
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		problem = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		problem = "not a directory";
+	if (problem) {
+		snprintf(err, errlen, "socket directory %s (VIRTIOFWD_SOCKET_DIR / -V): %s: "
+			 "create it (mkdir -m 0750 %s) or choose another", dir, problem, dir);
+		return -1;
+	}
+	if (!(st.st_mode & S_IWOTH))
+		return 0;
+	if (!(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen, "socket directory %s (VIRTIOFWD_SOCKET_DIR / -V) is "
+			 "writable by every user (mode %04o): anyone could replace the "
+			 "vhost-user sockets and take a VM's traffic; chmod o-w %s, or choose "
+			 "a directory of the daemon's own", dir, (unsigned)(st.st_mode & 07777),
+			 dir);
+		return -1;
+	}
+	/* /tmp, the default the guide documents: kept working, said loudly. */
+	VLOG_WARN("socket directory %s is shared by every user (sticky, mode %04o): "
+		  "%s; a directory of the daemon's own (VIRTIOFWD_SOCKET_DIR, e.g. "
+		  "/var/run/virtio-forwarder/sockets) is safer", dir,
+		  (unsigned)(st.st_mode & 07777),
+		  cfg->vhost_client ? "in client mode the daemon connects to whatever "
+		  "socket appears at a relay's path, so a user who creates it first gets "
+		  "that relay's VF traffic" : "a user may create a relay's socket path "
+		  "before the daemon starts and make that relay fail");
+	return 0;
+}
+
 int vhost_setup(const struct vfwd_config *cfg)
 {
 	client_mode = cfg->vhost_client;

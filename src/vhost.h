@@ -1,6 +1,10 @@
 /* vhost: the VM side of a relay, on DPDK's vhost-user library (rte_vhost)
  * directly, so VMs take no ethdev ports.
  *
+ *   vhost_check_socket_dir(cfg, err)   before start-up: refuse a socket directory
+ *                                      that is missing or that any user may
+ *                                      replace sockets in; warn for a shared
+ *                                      sticky one such as /tmp
  *   vhost_setup(cfg)                   feature set (mrgbuf, offloads) and mode
  *   vhost_add_socket(path, err)        register + start a socket (server: create
  *                                      it, replace a stale one, set owner/mode;
@@ -26,6 +30,7 @@
  * queue q is 2q+1. VF->VM enqueues to RX queues, VM->VF dequeues from TX. */
 #define VQ_IS_GUEST_TX(vq) (((vq) & 1) != 0)
 
+int vhost_check_socket_dir(const struct vfwd_config *cfg, char *err, size_t errlen);
 int vhost_setup(const struct vfwd_config *cfg);
 int vhost_add_socket(const char *path, char *err, size_t errlen);
 void vhost_remove_socket(const char *path);

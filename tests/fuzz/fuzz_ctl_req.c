@@ -82,8 +82,15 @@ static void port(const uint8_t *data, size_t size, bool dynamic)
 	FUZZ_TERMINATED(p.path);
 	FUZZ_CHECK(p.id < VFWD_MAX_RELAYS);
 	FUZZ_CHECK(p.n_members <= VFWD_BOND_MAX_MEMBERS && p.n_members != 1);
-	if (p.path[0])
+	if (p.path[0]) {
 		FUZZ_CHECK(req_vhost_path(p.path, &err) == 0);
+		/* In the directory, or refused: never a sibling that shares
+		 * its name as a prefix ("/tmp/sock" vs "/tmp/sockets/x"). */
+		if (req_path_in_dir(p.path, "/tmp/sock", &err) == 0)
+			FUZZ_CHECK(strncmp(p.path, "/tmp/sock/", 10) == 0 && p.path[10] != '\0');
+		else
+			check_refusal(-EACCES, &err);
+	}
 	if (p.op == VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__ADD ||
 	    p.op == VIRTIOFORWARDER__PORT_CONTROL_REQUEST__OP__ADD_SOCK)
 		FUZZ_CHECK(p.dev[0] != '\0');

@@ -3,6 +3,7 @@ style files and options, applies every variable, and refuses bad input
 with a message naming what was wrong, before touching anything."""
 import os
 import re
+import socket
 import stat
 import subprocess
 
@@ -63,6 +64,44 @@ def test_missing_hugepage_mount_explains_the_fix(tmp_path):
     r = run_daemon(["-C", "1", "-H", str(tmp_path)])
     assert r.returncode != 0
     assert "is not a hugetlbfs mount" in r.stderr, r.stderr
+
+
+def test_a_socket_directory_anyone_may_write_to_is_refused(tmp_path):
+    """Every user could replace the vhost-user sockets there and take a
+    VM's traffic: the daemon does not start, and says how to fix it."""
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)
+    r = run_daemon(["-C", "1", "-V", str(open_dir)])
+    assert r.returncode != 0
+    assert "is writable by every user (mode 0777)" in r.stderr, r.stderr
+    assert "chmod o-w %s" % open_dir in r.stderr, r.stderr
+    r = run_daemon(["-C", "1", "-V", str(tmp_path / "missing")])
+    assert r.returncode != 0
+    assert "No such file or directory: create it (mkdir -m 0750 %s" % (tmp_path / "missing") \
+        in r.stderr, r.stderr
+
+
+def test_a_shared_socket_directory_and_a_tcp_endpoint_are_warned_about(workdir, procs):
+    """/tmp (sticky, shared: the guide's default) keeps working, with a
+    warning that says what a client-mode relay risks there; so does a
+    control service on tcp://, which has no authentication."""
+    shared = os.path.join(workdir, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o1777)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ep = "tcp://127.0.0.1:%d" % port
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "-i", "-V", shared, "--zmq-stats-ep=" + ep])
+    procs.append(d)
+    log = d.log()
+    assert re.search(r"WARN.*socket directory %s is shared by every user \(sticky, mode 1777\): "
+                     r"in client mode the daemon connects to whatever socket appears" % shared,
+                     log), log
+    assert ("stats service on %s: the control protocol has no authentication, so anyone "
+            "who can reach that address can use it" % ep) in log, log
+    assert d.stop() == 0
 
 
 def test_version():

@@ -531,6 +531,11 @@ def test_bad_input_to_every_endpoint_while_a_relay_forwards(workdir, procs):
     port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1)), (7, "/tmp/../x.sock")), -22, "'..'")
     port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1)), (7, "/" + "a" * 107)), -36,
                  "at most 107")
+    # Only in the socket directory: a client must not make the daemon
+    # replace or shadow a socket elsewhere.
+    port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1)), (7, "/run/x.sock")), -13,
+                 "not in the socket directory " + workdir, "VIRTIOFWD_SOCKET_DIR")
+    port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1)), (7, workdir + "x/y.sock")), -13)
     port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1)), (7, notsock)), -88,
                  "exists and is not a socket")                      # ENOTSOCK
     port_refused(pb((1, ADD_SOCK), (2, pci(0, 5, 8, 1)), (7, vpath)), -16,

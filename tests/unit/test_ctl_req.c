@@ -77,6 +77,24 @@ static void test_vhost_path(void **state)
 	assert_true(strlen(e.msg) < 200);
 }
 
+static void test_path_in_dir(void **state)
+{
+	struct req_err e;
+
+	(void)state;
+	assert_int_equal(req_path_in_dir("/tmp/vm1.sock", "/tmp", &e), 0);
+	assert_int_equal(req_path_in_dir("/tmp/vm1.sock", "/tmp/", &e), 0);
+	assert_int_equal(req_path_in_dir("/tmp/vms/a.sock", "/tmp", &e), 0);
+	assert_int_equal(req_path_in_dir("/etc/x.sock", "/", &e), 0);
+	/* a sibling sharing the name as a prefix is not inside */
+	assert_int_equal(req_path_in_dir("/tmpfoo/x.sock", "/tmp", &e), -EACCES);
+	assert_contains(e.msg, "not in the socket directory /tmp");
+	assert_contains(e.msg, "VIRTIOFWD_SOCKET_DIR");
+	assert_int_equal(req_path_in_dir("/tmp", "/tmp", &e), -EACCES);
+	assert_int_equal(req_path_in_dir("/tmp/", "/tmp", &e), -EACCES);
+	assert_int_equal(req_path_in_dir("/run/systemd/journal/socket", "/tmp", &e), -EACCES);
+}
+
 static void test_pci(void **state)
 {
 	Virtioforwarder__PciAddress a;
@@ -528,6 +546,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relay_id),
 		cmocka_unit_test(test_vhost_path),
+		cmocka_unit_test(test_path_in_dir),
 		cmocka_unit_test(test_pci),
 		cmocka_unit_test(test_vdev_and_same_dev),
 		cmocka_unit_test(test_port_add_remove),
