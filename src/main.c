@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -244,6 +245,7 @@ int main(int argc, char **argv)
 	static struct vfwd_config cfg;
 	char err[1024], pid_path[PATH_MAX + 32] = "", cpus[256];
 	unsigned last_count = ~0u;
+	time_t last_status = 0;
 
 	if (load_config(&cfg, argc, argv) != 0)
 		return 1;
@@ -300,9 +302,13 @@ int main(int argc, char **argv)
 
 		relay_process_events();
 		count = relay_count();
-		if (count != last_count) {
+		/* At most once a second: sd_notify blocks when its reader lags,
+		 * and a control client churning relays must not make this loop
+		 * (which restarts VFs and follows links) wait on systemd. */
+		if (count != last_count && time(NULL) != last_status) {
 			sd_notifyf(0, "STATUS=%u relays in use", count);
 			last_count = count;
+			last_status = time(NULL);
 		}
 		usleep(10000);
 	}

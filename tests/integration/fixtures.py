@@ -49,3 +49,23 @@ def procs():
         prefix = getattr(p, "prefix", None)
         if prefix:
             harness.cleanup_prefix(prefix)
+
+
+@pytest.fixture
+def veths():
+    """Two veth pairs, up, without IPv6 (no kernel chatter in the
+    traffic): [(member end, far end), ...], removed at the end."""
+    base = harness.unique("vfb")
+    pairs = [(base + "%da" % i, base + "%db" % i) for i in range(2)]
+    try:
+        for a, b in pairs:
+            subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b],
+                           check=True)
+            for end in (a, b):
+                subprocess.run(["sysctl", "-q", "net.ipv6.conf.%s.disable_ipv6=1" % end],
+                               check=True)
+                subprocess.run(["ip", "link", "set", end, "up"], check=True)
+        yield pairs
+    finally:
+        for a, _ in pairs:
+            subprocess.run(["ip", "link", "del", a], stderr=subprocess.DEVNULL)

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -148,8 +149,19 @@ class Daemon(Process):
             except socket.timeout:
                 continue
             if "READY=1" in msg.split("\n"):
+                # Go on reading, as systemd does: a notify socket nobody
+                # reads fills up, and the daemon's next sd_notify blocks.
+                self.notify.settimeout(None)
+                threading.Thread(target=self._drain_notify, daemon=True).start()
                 return
         raise AssertionError("daemon not READY within %ss; log:\n%s" % (timeout, self.log()[-4000:]))
+
+    def _drain_notify(self):
+        try:
+            while self.notify.recv(4096):
+                pass
+        except OSError:
+            pass
 
     @property
     def tel(self):
@@ -177,16 +189,26 @@ class Daemon(Process):
             self._tel.close()
             self._tel = None
         rc = super().stop(timeout)
+        self._close_notify()
+        return rc
+
+    def _close_notify(self):
+        # shutdown first: it wakes the reader thread, which close alone
+        # would leave blocked on a descriptor number that may be reused.
+        try:
+            self.notify.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.notify.close()
         if os.path.exists(self.notify_path):
             os.unlink(self.notify_path)
-        return rc
 
     def kill(self):
         if self._tel:
             self._tel.close()
             self._tel = None
         super().kill()
+        self._close_notify()
         cleanup_prefix(self.prefix)
 
 

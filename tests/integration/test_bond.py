@@ -6,33 +6,11 @@ import os
 import subprocess
 import time
 
-import pytest
-
-from harness import Peer, unique
+from harness import Peer
 from test_control import (assert_clean, both_active, port, ok, refused, sock, start_daemon,
                           vm_vdev)
 
 SIZES = "64,512,1514,60,1000"    # at most the veths' 1500-byte MTU
-
-
-@pytest.fixture
-def veths():
-    """Two veth pairs, up, without IPv6 (no kernel chatter in the
-    traffic): [(member end, far end), ...], removed at the end."""
-    base = unique("vfb")
-    pairs = [(base + "%da" % i, base + "%db" % i) for i in range(2)]
-    try:
-        for a, b in pairs:
-            subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b],
-                           check=True)
-            for end in (a, b):
-                subprocess.run(["sysctl", "-q", "net.ipv6.conf.%s.disable_ipv6=1" % end],
-                               check=True)
-                subprocess.run(["ip", "link", "set", end, "up"], check=True)
-        yield pairs
-    finally:
-        for a, _ in pairs:
-            subprocess.run(["ip", "link", "del", a], stderr=subprocess.DEVNULL)
 
 
 def members(veths):
