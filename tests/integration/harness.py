@@ -116,7 +116,7 @@ class Daemon(Process):
     its sd_notify READY=1, exactly as systemd would."""
 
     def __init__(self, workdir, args, config=None, ready=True, timeout=60,
-                 prefix=None, lcores=None):
+                 prefix=None, lcores=None, eal=()):
         self.workdir = workdir
         self.prefix = prefix or unique("vfwd")
         self.notify_path = os.path.join(workdir, "notify-%s.sock" % self.prefix)
@@ -132,6 +132,7 @@ class Daemon(Process):
         argv += list(args) + ["--", "--file-prefix=" + self.prefix]
         if lcores:
             argv += ["--lcores=" + lcores]
+        argv += list(eal)
         super().__init__(argv, os.path.join(workdir, "daemon-%s.log" % self.prefix), env)
         self._tel = None
         if ready:

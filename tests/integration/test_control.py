@@ -112,9 +112,9 @@ def zmq_args(workdir):
             "--zmq-core-sched-ep=" + e["core_sched"], "--zmq-config-ep=" + e["config"]]
 
 
-def start_daemon(workdir, procs, extra=(), lcores=None):
+def start_daemon(workdir, procs, extra=(), lcores=None, eal=()):
     d = Daemon(workdir, ["-C", "1,2" if lcores else "1", "-M", "0", "--server", "-V", workdir]
-               + zmq_args(workdir) + list(extra), lcores=lcores)
+               + zmq_args(workdir) + list(extra), lcores=lcores, eal=eal)
     procs.append(d)
     return d
 
@@ -545,6 +545,48 @@ def test_1000_add_remove_cycles_under_traffic_leave_nothing_behind(workdir, proc
     assert after["rss_kb"] - before["rss_kb"] < 4096, (before, after)
     r1 = d.relay(1)
     assert not r1["vf_attached"] and not r1["socket"] and r1["pool_in_use"] == 0, r1
+    assert d.stop() == 0
+    assert "leak" not in d.log()
+
+
+def test_hugepages_exhausted_when_a_relay_is_added(workdir, procs):
+    """DPDK may take only so much memory (EAL --socket-limit): the relay
+    whose mbuf pool does not fit is refused with the fix in the message and
+    leaves nothing half made, the relay already forwarding is undisturbed,
+    and once a relay is removed, its memory serves the next one."""
+    d = start_daemon(workdir, procs, ["-d"], eal=["--socket-limit=96"])
+    e = eps(workdir)
+    ok(port(workdir, "add_sock", "--vhost-path=" + sock(workdir, 0),
+            "--pci-addr=" + memif_vf(workdir, 0)))
+    n = 10000
+    vf, vm = flowing(workdir, procs, d, 0, n, 2000, 200)
+
+    def add(i):
+        vdev = "net_memif%d,role=client,socket=%s/spare%d.sock,id=0" % (i, workdir, i)
+        return raw(e["port_control"], pb((1, ADD_SOCK), (7, sock(workdir, i)), (100, vdev)))
+
+    added = []
+    for i in range(1, 10):
+        f = add(i)
+        if f[4] != [1]:
+            break
+        added.append(i)
+    assert added and len(added) < 9, added
+    assert int32(f[5][0]) == -12, f                                # ENOMEM
+    msg = f[6][0].decode()
+    assert "no memory for its mbuf pool" in msg and "nr_hugepages" in msg, msg
+    # Nothing half made: no relay has the refused VF or socket.
+    refused_id = len(added) + 1
+    r = d.relay(refused_id)
+    assert not r["vf_attached"] and not r["socket"] and not r["in_use"], r
+    assert not os.path.exists(sock(workdir, i))
+    assert "relay %d: no memory for its mbuf pool" % refused_id in d.log()
+    # A relay removed: its pool serves the next add.
+    f = raw(e["port_control"], pb((1, REMOVE_SOCK), (7, sock(workdir, added[-1]))))
+    assert f[4] == [1], f
+    assert add(added[-1])[4] == [1]
+    assert_clean(vf.report(), n)
+    assert_clean(vm.report(), n)
     assert d.stop() == 0
     assert "leak" not in d.log()
 
