@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import struct
 import subprocess
@@ -486,6 +487,34 @@ def resources(d):
         rss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
     return {"fds": len(os.listdir("/proc/%d/fd" % pid)), "rss_kb": rss,
             "heap": d.tel.query("/eal/heap_info,0")["Alloc_size"]}
+
+
+def test_clients_that_connect_and_never_read_block_nobody(workdir, procs):
+    """On every endpoint, clients that connect and then say nothing or stop
+    halfway through the ZeroMQ greeting, and stay: the services keep
+    answering others at once, the relay keeps forwarding."""
+    d = start_daemon(workdir, procs, ["-P", memif_vf(workdir, 0) + "=0"])
+    e = eps(workdir)
+    n = 6000
+    vf, vm = flowing(workdir, procs, d, 0, n, 2000, 500)
+    stuck = []
+    for ep in e.values():
+        for greeting in (b"", b"\xff\x00\x00\x00\x00"):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(ep[len("ipc://"):])
+            c.sendall(greeting)
+            stuck.append(c)
+    for _ in range(3):
+        t0 = time.monotonic()
+        ok(tool("stats", "--stats-ep=" + e["stats"], "--delay=0"))
+        ok(port(workdir, "query_pci", "--vhost-path=" + sock(workdir, 0)))
+        ok(tool("core_pinner", "--zmq-ep=" + e["core_sched"], "--config-ep=" + e["config"]))
+        assert time.monotonic() - t0 < 2, "a silent client held a service up"
+    assert_clean(vf.report(), n)
+    assert_clean(vm.report(), n)
+    for c in stuck:
+        c.close()
+    assert d.stop() == 0
 
 
 def test_1000_add_remove_cycles_under_traffic_leave_nothing_behind(workdir, procs, veths):

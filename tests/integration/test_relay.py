@@ -6,6 +6,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from harness import Daemon, Peer, memif_peer, memif_vf, start_testpmd
 
 N = 3000
@@ -154,9 +156,11 @@ def test_client_mode_both_ways(workdir, procs):
     assert d.stop() == 0
 
 
-def test_client_mode_daemon_restart_while_vm_runs(workdir, procs):
-    """The VM-side peer keeps running while the daemon restarts; traffic
-    resumes by itself, in order, lost only during the gap."""
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_client_mode_daemon_restart_while_vm_runs(workdir, procs, how):
+    """The VM-side peer keeps running while the daemon restarts, stopped
+    (SIGTERM) or killed (SIGKILL: no goodbye to the VM or the VF peer);
+    traffic resumes by itself, in order, lost only during the gap."""
     total = 12000
     go = os.path.join(workdir, "go")
     vm = Peer(workdir, [vm_vdev(workdir, server=True)],
@@ -172,7 +176,10 @@ def test_client_mode_daemon_restart_while_vm_runs(workdir, procs):
     d1.wait_relay(0, both_active)
     open(go, "w").close()
     d1.wait_relay(0, lambda r: r["vm_to_vf"]["tx_pkts"] > 1000, what="traffic")
-    assert d1.stop() == 0
+    if how == "killed":
+        d1.kill()
+    else:
+        assert d1.stop() == 0
     time.sleep(1)
     d2 = Daemon(workdir, args)
     procs.append(d2)
