@@ -252,9 +252,12 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 		if (p->nb_dst_queues > 0) {
 			p->sink = vm_sink;
 		} else {
-			/* No VM, or one with no RX queue enabled yet. */
+			/* A VM with no RX queue enabled (its driver starting, or
+			 * toggling its queues) is a full destination: hold back.
+			 * No VM at all: drain, counted as not connected. */
 			p->sink = fwd_sink_none;
-			p->drop_cause = FWD_DROP_UNCONNECTED;
+			if (!r->vm_ready)
+				p->drop_cause = FWD_DROP_UNCONNECTED;
 		}
 		return true;
 	}
@@ -288,18 +291,21 @@ static void set_published(unsigned id, struct relay *r, int d, bool on)
 		VLOG_INFO("relay %u: %s active on lcore %u%s", id, dir_name[d],
 			  worker_lcore((unsigned)r->worker[d]),
 			  r->dir[d].p.drop_cause == FWD_DROP_UNCONNECTED ?
-			  (d == VFWD_VF_TO_VM ? " (no VM: dropping)" : " (no VF: dropping)") : "");
+			  (d == VFWD_VF_TO_VM ? " (no VM: dropping)" : " (no VF: dropping)") :
+			  r->dir[d].p.sink == fwd_sink_none ?
+			  " (no guest RX queue enabled: holding back)" : "");
 	else
 		VLOG_INFO("relay %u: %s stopped", id, dir_name[d]);
 }
 
 /* Packets a direction holds for a full destination still go there when
- * only the queues changed (a guest enabling or disabling some); for any
- * other destination, or none, they are dropped. */
+ * only the queues changed (a guest enabling or disabling some, all of
+ * them for a moment); for any other destination, or none, they are
+ * dropped. */
 static bool same_destination(const struct fwd_params *a, bool on, const struct fwd_params *b)
 {
-	return on && a->sink == b->sink && a->drop_cause == FWD_DROP_FULL &&
-	       b->drop_cause == FWD_DROP_FULL && a->vid == b->vid && a->port_id == b->port_id;
+	return on && a->drop_cause == FWD_DROP_FULL && b->drop_cause == FWD_DROP_FULL &&
+	       a->vid == b->vid && a->port_id == b->port_id;
 }
 
 /* Unpublishes the directions whose wanted parameters differ from what

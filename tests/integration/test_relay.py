@@ -291,22 +291,18 @@ def test_64_relays_at_once_each_carrying_traffic(workdir, procs):
     open(go, "w").close()
     reports = {"vm_to_vf": vf.report(180), "vf_to_vm": vm.report(180)}
     # Two peers serving 64 ports each share a core with each other: a
-    # guest ring may fill while its peer is descheduled, and a late
-    # virtio_user queue re-enable may briefly leave a relay without a
-    # guest RX queue (counted as not connected). Whatever the relay
-    # took is delivered exactly or counted as dropped, every frame that
-    # arrives is intact, in order, on its own relay, and loss stays rare.
+    # guest ring fills while its peer is descheduled, and virtio_user
+    # disables and re-enables its queues once just after it starts. The
+    # relay holds back through both, so every frame arrives, intact, in
+    # order, on its own relay.
     for direction, rep in reports.items():
         assert len(rep["ports"]) == n
         for i, p in enumerate(rep["ports"]):
             c = d.relay(i)[direction]
             ok = (p["rx_other_port"] == 0 and p["rx_corrupt"] == 0 and
-                  p["reordered_or_dup"] == 0 and c["rx_pkts"] == per and
-                  c["tx_pkts"] + c["drop_full_pkts"] + c["drop_unconnected_pkts"] == per
-                  and p["rx_ok"] == c["tx_pkts"])
+                  p["reordered_or_dup"] == 0 and c["rx_pkts"] == c["tx_pkts"] == per
+                  and p["rx_ok"] == per)
             assert ok, "%s %s\nrelay %d: %s" % (direction, json.dumps(p), i, json.dumps(c))
-        delivered = sum(p["rx_ok"] for p in rep["ports"])
-        assert delivered >= 0.98 * n * per, (direction, delivered)
     assert d.stop(60) == 0
     assert d.log().count("mbufs back in the pool") == n
 
