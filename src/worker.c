@@ -133,8 +133,10 @@ static bool send_held(struct fwd_dir *d)
 	uint16_t n = d->nb_held;
 	uint16_t sent = d->p.sink(d, d->held, n);
 	uint16_t left = (uint16_t)(n - sent);
-	/* held[sent..n) are still ours: their bytes can be read. */
-	uint64_t left_bytes = left ? sum_bytes(d->held + sent, left) : 0;
+	/* held[sent..n) are still ours: their bytes can be read. A sink that
+	 * took nothing (the usual case while holding) leaves the sum as it was. */
+	uint64_t left_bytes = sent == 0 ? d->held_bytes :
+			      left ? sum_bytes(d->held + sent, left) : 0;
 
 	STATS_ADD(d->counters.tx_pkts, sent);
 	STATS_ADD(d->counters.tx_bytes, d->held_bytes - left_bytes);
