@@ -1,0 +1,171 @@
+"""A vhost-user frontend (the part QEMU plays) written from the protocol
+spec, with a guest's split virtqueues in a memfd it shares: a guest the
+tests control down to each descriptor, so that they can misbehave on
+purpose where QEMU and virtio_user never would.
+
+One queue pair, no offloads, no protocol features (rings start enabled
+at SET_VRING_KICK), a 10-byte legacy virtio-net header. Queue 0 is the
+guest's RX (the relay writes VF->VM frames into it), queue 1 its TX."""
+import mmap
+import os
+import socket
+import struct
+import time
+
+# vhost-user requests (docs/interop/vhost-user.rst)
+SET_OWNER, GET_FEATURES, SET_FEATURES = 3, 1, 2
+SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
+SET_VRING_KICK, SET_VRING_CALL = 12, 13
+VERSION, REPLY = 0x1, 0x4
+
+DESC_F_NEXT, DESC_F_WRITE = 1, 2
+AVAIL_F_NO_INTERRUPT = 1
+NET_HDR_LEN = 10           # struct virtio_net_hdr, legacy, no mergeable buffers
+
+RING = 256
+BUF = 2048
+MEM_SIZE = 4 << 20
+GUEST_VA = 0x7f0000000000  # what this "QEMU" says its mapping is at
+RX, TX = 0, 1
+# Each queue: descriptors, avail and used rings on their own pages, then
+# the buffers. Offsets in the memfd are guest physical addresses.
+LAYOUT = {RX: (0x0000, 0x1000, 0x2000, 0x100000), TX: (0x4000, 0x5000, 0x6000, 0x200000)}
+OUTSIDE = 0x10_0000_0000   # a guest physical address no region covers
+
+
+class Frontend:
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.memfd = os.memfd_create("guest-ram")
+        os.ftruncate(self.memfd, MEM_SIZE)
+        self.mem = mmap.mmap(self.memfd, MEM_SIZE)
+        self.kick = {q: os.eventfd(0, os.EFD_NONBLOCK) for q in (RX, TX)}
+        self.call = {q: os.eventfd(0, os.EFD_NONBLOCK) for q in (RX, TX)}
+        self.avail_idx = {RX: 0, TX: 0}   # what we published
+        self.used_seen = {RX: 0, TX: 0}   # what we consumed of the used rings
+
+    # ---- the vhost-user channel ----
+
+    def send(self, req, payload=b"", fds=(), flags=VERSION):
+        msg = struct.pack("<III", req, flags, len(payload)) + payload
+        if fds:
+            socket.send_fds(self.sock, [msg], list(fds))
+        else:
+            self.sock.sendall(msg)
+
+    def recv_u64(self):
+        hdr = self._recv_exact(12)
+        _req, flags, size = struct.unpack("<III", hdr)
+        assert flags & REPLY and size == 8, (flags, size)
+        return struct.unpack("<Q", self._recv_exact(8))[0]
+
+    def _recv_exact(self, n):
+        data = b""
+        self.sock.settimeout(10)
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("the backend closed the vhost-user connection")
+            data += chunk
+        return data
+
+    def start(self):
+        """Everything QEMU does to bring up a legacy virtio-net device."""
+        self.send(SET_OWNER)
+        self.send(GET_FEATURES)
+        self.offered = self.recv_u64()
+        self.send(SET_FEATURES, struct.pack("<Q", 0))
+        self.send(SET_MEM_TABLE, struct.pack("<II", 1, 0) +
+                  struct.pack("<QQQQ", 0, MEM_SIZE, GUEST_VA, 0), [self.memfd])
+        for q in (RX, TX):
+            desc, avail, used, _bufs = LAYOUT[q]
+            self.mem[avail:avail + 2] = struct.pack("<H", AVAIL_F_NO_INTERRUPT)
+            self.send(SET_VRING_NUM, struct.pack("<II", q, RING))
+            self.send(SET_VRING_BASE, struct.pack("<II", q, 0))
+            self.send(SET_VRING_ADDR, struct.pack("<IIQQQQ", q, 0, GUEST_VA + desc,
+                                                  GUEST_VA + used, GUEST_VA + avail, 0))
+            self.send(SET_VRING_CALL, struct.pack("<Q", q), [self.call[q]])
+            self.send(SET_VRING_KICK, struct.pack("<Q", q), [self.kick[q]])
+        return self
+
+    def close(self):
+        if self.sock.fileno() < 0:
+            return
+        for fd in list(self.kick.values()) + list(self.call.values()):
+            os.close(fd)
+        self.sock.close()
+        self.mem.close()
+        os.close(self.memfd)
+
+    # ---- the guest's side of the rings ----
+
+    def write_desc(self, q, i, addr, length, flags=0, nxt=0):
+        base = LAYOUT[q][0] + 16 * i
+        self.mem[base:base + 16] = struct.pack("<QIHH", addr, length, flags, nxt)
+
+    def publish(self, q, heads, idx=None):
+        """Puts descriptor heads on the avail ring and moves its index (to
+        idx, if given: a guest may write any number there)."""
+        avail = LAYOUT[q][1]
+        for h in heads:
+            slot = avail + 4 + 2 * (self.avail_idx[q] % RING)
+            self.mem[slot:slot + 2] = struct.pack("<H", h)
+            self.avail_idx[q] = (self.avail_idx[q] + 1) & 0xffff
+        if idx is not None:
+            self.avail_idx[q] = idx & 0xffff
+        self.mem[avail + 2:avail + 4] = struct.pack("<H", self.avail_idx[q])
+
+    def used_idx(self, q):
+        used = LAYOUT[q][2]
+        return struct.unpack("<H", self.mem[used + 2:used + 4])[0]
+
+    def transmit(self, frames):
+        """Frames out of the guest, one descriptor each (header + frame)."""
+        bufs = LAYOUT[TX][3]
+        heads = []
+        for k, frame in enumerate(frames):
+            i = (self.avail_idx[TX] + k) % RING
+            addr = bufs + BUF * i
+            self.mem[addr:addr + NET_HDR_LEN + len(frame)] = bytes(NET_HDR_LEN) + frame
+            self.write_desc(TX, i, addr, NET_HDR_LEN + len(frame))
+            heads.append(i)
+        self.publish(TX, heads)
+
+    def offer_rx_buffers(self, n, addr_of=None):
+        """n writable buffers for the relay to fill; addr_of(i) may point
+        them anywhere."""
+        bufs = LAYOUT[RX][3]
+        heads = []
+        for k in range(n):
+            i = (self.avail_idx[RX] + k) % RING
+            addr = addr_of(i) if addr_of else bufs + BUF * i
+            self.write_desc(RX, i, addr, BUF, DESC_F_WRITE)
+            heads.append(i)
+        self.publish(RX, heads)
+
+    def received(self, timeout=5, want=1):
+        """Frames the relay put in the guest's RX ring since the last
+        call, without their virtio-net header."""
+        used = LAYOUT[RX][2]
+        deadline = time.time() + timeout
+        while ((self.used_idx(RX) - self.used_seen[RX]) & 0xffff) < want and \
+                time.time() < deadline:
+            time.sleep(0.01)
+        frames = []
+        while self.used_seen[RX] != self.used_idx(RX):
+            slot = used + 4 + 8 * (self.used_seen[RX] % RING)
+            head, length = struct.unpack("<II", self.mem[slot:slot + 8])
+            d = LAYOUT[RX][0] + 16 * head
+            addr = struct.unpack("<Q", self.mem[d:d + 8])[0]
+            frames.append(bytes(self.mem[addr + NET_HDR_LEN:addr + length]))
+            self.used_seen[RX] = (self.used_seen[RX] + 1) & 0xffff
+        return frames
