@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import harness  # noqa: E402
-from bench import median_spread, save_report  # noqa: E402
+from bench import med, save_report  # noqa: E402
 
 WORK = "/tmp/vfwd-sched-bench"
 SCHED = os.path.join(harness.BUILD, "scheduler", "vio4wd_core_scheduler")
@@ -118,7 +118,7 @@ def main():
         print(json.dumps(r), flush=True)
     row = {"relays": a.relays, "runs": runs}
     for k in ("before_mpps", "after_mpps"):
-        row[k], row[k.replace("mpps", "spread")] = median_spread([r[k] for r in runs])
+        row[k], row[k.replace("mpps", "spread")] = med(r[k] for r in runs)
     row["ratio"] = statistics.median(r["after_mpps"] / r["before_mpps"] for r in runs)
     write_report(row, a.smoke)
     return 0 if row["before_mpps"] > 0 and row["after_mpps"] > 0 else 1
@@ -129,8 +129,8 @@ def write_report(row, smoke):
     lines = ["| relays | Mpps taken from the VFs, all on one worker | after balancing | after/before |",
              "|---|---|---|---|",
              "| %d | %.2f (±%.2f) | %.2f (±%.2f) | %.2fx |" % (
-                 row["relays"], row["before_mpps"], row["before_spread"] / 2,
-                 row["after_mpps"], row["after_spread"] / 2, row["ratio"]), "",
+                 row["relays"], row["before_mpps"], row["before_spread"],
+                 row["after_mpps"], row["after_spread"], row["ratio"]), "",
              "%d run(s), medians, ± half the spread. Last run: VF->VM directions on CPUs %s "
              "before, %s after (%d moves); the scheduler predicted the busiest CPU's load "
              "to go from %.2f to %.2f." % (
