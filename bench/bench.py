@@ -52,10 +52,8 @@ LATENCY_LOAD = 0.10
 
 
 def memif(role, n):
-    """The relay's memif is the client, the generator's the server. (With
-    the relay as server and a zero-copy generator client, the patched
-    22.11 memif PMD still crashed the relay's RX three times in about 15
-    connections, so the benchmark keeps to the tested roles.)"""
+    """The relay's memif is the client and the generator's the server, as
+    in the tests (the generator's copy on TX is part of its cost)."""
     return "net_memif%d,role=%s,socket=%s/memif%d.sock,socket-abstract=no,id=0,rsize=12" % (
         n, role, WORK, n)
 

@@ -9,13 +9,14 @@ prefix=$("$here/scripts/build-dpdk.sh" | tail -n 1)
 export PKG_CONFIG_PATH="$prefix/lib/x86_64-linux-gnu/pkgconfig"
 cd "$here"
 b=${BUILD_DIR:-build}
+pc=(-Dpkg_config_path="$PKG_CONFIG_PATH")
 if [[ ! -f $b/build.ninja ]]; then
-  meson setup "$b" "$@" >&2
+  meson setup "$b" "${pc[@]}" "$@" >&2
 elif [[ "$(cat $b/.dpdk-prefix 2>/dev/null)" != "$prefix" ]]; then
   # The DPDK flags are read at configure time: a new DPDK needs a new setup.
-  meson setup --reconfigure "$b" "$@" >&2
-elif (( $# )); then
-  meson configure "$b" "$@" >&2
+  meson setup --reconfigure "$b" "${pc[@]}" "$@" >&2
+else
+  meson configure "$b" "${pc[@]}" "$@" >&2
 fi
 echo "$prefix" > $b/.dpdk-prefix
 ninja -C "$b" >&2
