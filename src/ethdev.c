@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -176,13 +177,57 @@ fail:
 	return rc;
 }
 
+/* net_af_packet binds its socket to the interface's index at probe. An
+ * interface deleted and made again under the same name has a new index,
+ * and only a new probe follows it; while it is gone the PMD still says
+ * "link up" (it cannot read the flags of an interface that is not there).
+ * The name and index each af_packet port was probed with: */
+static struct {
+	char ifname[IF_NAMESIZE];
+	unsigned ifindex;            /* 0: not af_packet */
+} probed_iface[RTE_MAX_ETHPORTS];
+
+static void remember_iface(uint16_t port, const char *dev)
+{
+	const char *p = strstr(dev, "iface=");
+	size_t n;
+
+	probed_iface[port].ifindex = 0;
+	if (strncmp(dev, "net_af_packet", 13) != 0 || !p)
+		return;
+	p += 6;
+	n = strcspn(p, ",");
+	if (n == 0 || n >= IF_NAMESIZE)
+		return;
+	memcpy(probed_iface[port].ifname, p, n);
+	probed_iface[port].ifname[n] = '\0';
+	probed_iface[port].ifindex = if_nametoindex(probed_iface[port].ifname);
+}
+
+/* The interface's index now, or the probed one for other ports. */
+static unsigned iface_now(uint16_t port)
+{
+	return probed_iface[port].ifindex ? if_nametoindex(probed_iface[port].ifname) : 0;
+}
+
 int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
 	      uint16_t *port_out, char *err, size_t errlen)
 {
 	uint16_t port;
 	int rc = vf_probe(dev, &port, err, errlen);
 
-	return rc != 0 ? rc : vf_setup(port, pool, mtu, port_out, err, errlen);
+	if (rc == 0)
+		rc = vf_setup(port, pool, mtu, port_out, err, errlen);
+	if (rc == 0)
+		remember_iface(*port_out, dev);
+	return rc;
+}
+
+bool vf_replaced(uint16_t port)
+{
+	unsigned now = iface_now(port);
+
+	return now && now != probed_iface[port].ifindex;
 }
 
 /* Stops, closes and removes the device of one port. */
@@ -309,6 +354,8 @@ bool vf_link_up(uint16_t port)
 {
 	struct rte_eth_link link;
 
+	if (probed_iface[port].ifindex && iface_now(port) != probed_iface[port].ifindex)
+		return false;
 	return rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
 }
 

@@ -424,12 +424,16 @@ static int bond_show(const struct vf_bond *b, char *out, size_t len)
 	return at < len ? 0 : -1;
 }
 
+static uint16_t vf_mtu(void)
+{
+	return config->jumbo ? 9000 : 0;
+}
+
 /* Attaches dev, or (dev NULL) the bond, as relay id's VF. */
 static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char *err,
 		  size_t errlen)
 {
 	char shown[VFWD_DEVARGS_MAX];
-	uint16_t mtu = config->jumbo ? 9000 : 0;
 	struct relay *r;
 	int rc = 0;
 
@@ -454,8 +458,8 @@ static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = bond ? vf_attach_bond(bond, r->pool, mtu, &r->port, err, errlen) :
-		    vf_attach(dev, r->pool, mtu, &r->port, err, errlen);
+	rc = bond ? vf_attach_bond(bond, r->pool, vf_mtu(), &r->port, err, errlen) :
+		    vf_attach(dev, r->pool, vf_mtu(), &r->port, err, errlen);
 	if (rc != 0)
 		goto out;
 	snprintf(r->vf_dev, sizeof(r->vf_dev), "%s", bond ? shown : dev);
@@ -490,6 +494,21 @@ int relay_add_bond(unsigned id, const char *name, unsigned mode, const char *con
 	return add_vf(id, NULL, &bond, err, errlen);
 }
 
+/* Unpublishes, stops and detaches the VF (relay_lock held). */
+static void detach_vf(unsigned id, struct relay *r)
+{
+	r->vf_attached = false;
+	relay_apply(id, r);
+	vf_detach(r->port);
+}
+
+static void forget_vf(struct relay *r)
+{
+	r->vf_dev[0] = '\0';
+	r->vf_node = -1;
+	forget_placement(r);
+}
+
 int relay_remove_vf(unsigned id, char *err, size_t errlen)
 {
 	struct relay *r;
@@ -503,13 +522,9 @@ int relay_remove_vf(unsigned id, char *err, size_t errlen)
 		snprintf(err, errlen, "relay %u has no VF", id);
 		return -ENOENT;
 	}
-	r->vf_attached = false;
-	relay_apply(id, r);        /* unpublishes and stops before the detach */
-	vf_detach(r->port);
+	detach_vf(id, r);
 	VLOG_INFO("relay %u: VF %s removed", id, r->vf_dev);
-	r->vf_dev[0] = '\0';
-	r->vf_node = -1;
-	forget_placement(r);
+	forget_vf(r);
 	pthread_mutex_unlock(&relay_lock);
 	return 0;
 }
@@ -700,6 +715,26 @@ void relay_vm_vring(int vid, uint16_t vq, bool enable)
 
 /* Follows the link of started VFs (a change republishes VM->VF), and which
  * member of a bond carries its traffic. */
+/* The VF's interface was made anew (vf_replaced): detach the port bound
+ * to the old one and attach the same devargs again, pool and relay kept. */
+static void reprobe_vf(unsigned id, struct relay *r)
+{
+	char err[256];
+
+	VLOG_NOTICE("relay %u: VF %s: its interface was made anew; attaching it again", id,
+		    r->vf_dev);
+	detach_vf(id, r);
+	if (vf_attach(r->vf_dev, r->pool, vf_mtu(), &r->port, err, sizeof(err)) != 0) {
+		VLOG_ERR("relay %u: %s; the relay has no VF now: add it again", id, err);
+		forget_vf(r);
+		return;
+	}
+	r->vf_attached = true;
+	r->vf_down_since = 0;
+	VLOG_INFO("relay %u: VF %s attached again as port %u", id, r->vf_dev, r->port);
+	relay_apply(id, r);
+}
+
 static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 {
 	char active[RELAY_DEV_NAME_MAX];
@@ -723,6 +758,10 @@ static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 		r->vf_link_up = up;
 		VLOG_INFO("relay %u: VF %s link %s", id, r->vf_dev, up ? "up" : "down");
 		relay_apply(id, r);
+	}
+	if (!up && vf_replaced(r->port)) {
+		reprobe_vf(id, r);
+		return;
 	}
 	if (!up && r->vf_is_vdev &&
 	    now - r->vf_down_since > VDEV_RESTART_AFTER_S * rte_get_timer_hz()) {

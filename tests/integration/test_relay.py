@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -253,6 +254,57 @@ def test_vm_killed_mid_traffic_other_relay_undisturbed(workdir, procs):
     for p in vfs + vms[1:]:
         p.stop()
     d.wait_relay(1, vm_gone_and_pool_full)
+    assert d.stop() == 0
+    assert "leak" not in d.log()
+
+
+def test_vf_interface_deleted_under_traffic_then_back(workdir, procs, veths):
+    """Relay 0's VF is af_packet on a veth; the veth is deleted while both
+    relays carry traffic. The daemon says the VF lost its link, relay 1
+    never notices, relay 0's VM leaves with every mbuf back. The veth is
+    made again under the same name: relay 0 relays again by itself."""
+    vf_if, far_if = veths[0]
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                         "-P", "net_af_packet0,iface=%s=0" % vf_if,
+                         "-P", memif_vf(workdir, 1) + "=1"])
+    procs.append(d)
+    go = os.path.join(workdir, "go1")
+    n1 = 30000
+    vf1 = Peer(workdir, [memif_peer(workdir, 1)], traffic_opts(1, 2, go, n1, ["--pps", 2000]))
+    vm1 = Peer(workdir, [vm_vdev(workdir, 1)], traffic_opts(2, 1, go, n1, ["--pps", 2000]))
+    procs += [vf1, vm1]
+    d.wait_relay(1, both_active, what="relay 1 up")
+    open(go, "w").close()
+    long_opts = ["--tx", 1000000, "--pps", 2000, "--run-until-signal", "--wait-link"]
+    far = Peer(workdir, ["net_af_packet0,iface=" + far_if], long_opts + ["--tag", 3])
+    vm0 = Peer(workdir, [vm_vdev(workdir, 0)], long_opts + ["--tag", 4])
+    procs += [far, vm0]
+    for dname in ("vf_to_vm", "vm_to_vf"):
+        d.wait_relay(0, lambda r: r[dname]["tx_pkts"] > 500, what="relay 0 traffic " + dname)
+
+    subprocess.run(["ip", "link", "del", vf_if], check=True)
+    d.wait_relay(0, lambda r: not r["vf_link_up"], what="VF link down")
+    assert "relay 0: VF net_af_packet0,iface=%s link down" % vf_if in d.log()
+    before = d.relay(1)["vf_to_vm"]["tx_pkts"]
+    time.sleep(3)                     # past the daemon's restart attempts
+    assert d.alive()
+    assert d.relay(1)["vf_to_vm"]["tx_pkts"] > before + 2000
+    for p in (far, vm0):
+        p.stop()
+    d.wait_relay(0, vm_gone_and_pool_full, what="VM gone, pool full")
+
+    # The interface comes back under its name.
+    subprocess.run(["ip", "link", "add", vf_if, "type", "veth", "peer", "name", far_if],
+                   check=True)
+    for end in (vf_if, far_if):
+        subprocess.run(["sysctl", "-q", "net.ipv6.conf.%s.disable_ipv6=1" % end], check=True)
+        subprocess.run(["ip", "link", "set", end, "up"], check=True)
+    d.wait_relay(0, lambda r: r["vf_link_up"], timeout=30, what="VF link up again")
+    assert "relay 0: VF net_af_packet0,iface=%s attached again" % vf_if in d.log()
+    from test_bond import exchange
+    exchange(workdir, procs, d, far_if)
+    assert_clean(vf1.report(), n1, d, 1)
+    assert_clean(vm1.report(), n1, d, 1)
     assert d.stop() == 0
     assert "leak" not in d.log()
 
