@@ -153,14 +153,14 @@ class Ours:
     def counters(self):
         r = self.d.relay(0)
         w = self.d.tel.query("/virtio_forwarder/workers")["1"]
-        return {"pkts": r["vf_to_vm"]["tx_pkts"] + r["vm_to_vf"]["tx_pkts"],
+        return {"rx": r["vf_to_vm"]["rx_pkts"] + r["vm_to_vf"]["rx_pkts"],
                 "busy": r["vf_to_vm"]["busy_cycles"] + r["vm_to_vf"]["busy_cycles"],
                 "worker_busy": w["busy_cycles"], "worker_total": w["total_cycles"]}
 
     @staticmethod
     def cost(before, after):
-        pkts = after["pkts"] - before["pkts"]
-        return ((after["busy"] - before["busy"]) / max(pkts, 1),
+        """Busy cycles, packets taken in, busy share of the worker's time."""
+        return (after["busy"] - before["busy"], after["rx"] - before["rx"],
                 (after["worker_busy"] - before["worker_busy"]) /
                 max(after["worker_total"] - before["worker_total"], 1))
 
@@ -209,16 +209,15 @@ class Testpmd:
                 break
             if time.time() > deadline:
                 # no line at all: nothing was forwarded since the clear
-                return {"pkts": 0, "busy": 0, "mhz": 1, "at": time.time()}
+                return {"rx": 0, "busy": 0, "mhz": 1, "at": time.time()}
             time.sleep(0.1)
         _, cycles, pkts, mhz = found[-1]
-        return {"pkts": int(pkts), "busy": int(cycles), "mhz": int(mhz), "at": time.time()}
+        return {"rx": int(pkts), "busy": int(cycles), "mhz": int(mhz), "at": time.time()}
 
     @staticmethod
     def cost(before, after):
         elapsed = after["at"] - before["at"]
-        return (after["busy"] / max(after["pkts"], 1),
-                after["busy"] / (elapsed * after["mhz"] * 1e6))
+        return (after["busy"], after["rx"], after["busy"] / (elapsed * after["mhz"] * 1e6))
 
     def close(self):
         try:
@@ -239,11 +238,17 @@ def fresh_workdir():
 
 
 def measured(gen, relay, direction, size, seconds, pps=0):
-    """Generator report plus the relay's cycles per packet and busy share."""
+    """Generator report plus the relay's busy cycles per packet delivered
+    (testpmd's own figure divides by packets received, dropped ones
+    included), the share of what it took in that it dropped, and its busy
+    share of the core."""
     before = relay.counters()
     g = gen.run(direction, size, seconds, pps)
     after = relay.counters()
-    g["cycles_per_pkt"], g["busy_share"] = relay.cost(before, after)
+    busy, taken, g["busy_share"] = relay.cost(before, after)
+    delivered = sum(g[k]["total_received"] for k in DIR_KEYS[direction])
+    g["cycles_per_pkt"] = busy / max(delivered, 1)
+    g["dropped_share"] = max(taken - delivered, 0) / max(taken, 1)
     return g
 
 
@@ -332,6 +337,7 @@ def summarize(rows):
                 row[kind + "_mpps"] = med(sum(r[k]["mpps"] for k in DIR_KEYS[d]) for r in runs)
                 row[kind + "_cycles"] = med(r["cycles_per_pkt"] for r in runs)
                 row[kind + "_busy"] = med(r["busy_share"] for r in runs)
+                row[kind + "_dropped"] = med(r["dropped_share"] for r in runs)
             row["ratio"] = row["ours_mpps"][0] / max(row["testpmd_mpps"][0], 1e-9)
             row["cycle_ratio"] = row["testpmd_cycles"][0] / max(row["ours_cycles"][0], 1e-9)
             table.append(row)
@@ -342,16 +348,18 @@ def report(table, lat, scale, smoke, seconds, reps):
     label = {"vf2vm": "VF->VM", "vm2vf": "VM->VF", "both": "both ways"}
     lines = ["## Throughput", "",
              "| frame | direction | ours Mpps | testpmd Mpps | ratio | ours cycles/pkt "
-             "| testpmd cycles/pkt | testpmd/ours cycles | busy share ours / testpmd |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| testpmd cycles/pkt | testpmd/ours cycles | busy share ours / testpmd "
+             "| dropped by the relay ours / testpmd |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append("| %d | %s | %.2f ±%.2f | %.2f ±%.2f | **%.2fx** | %.0f ±%.0f | %.0f ±%.0f "
-                     "| **%.2fx** | %.2f / %.2f |" % (
+                     "| **%.2fx** | %.2f / %.2f | %.1f%% / %.1f%% |" % (
                          r["size"], label[r["dir"]], *r["ours_mpps"], *r["testpmd_mpps"],
                          r["ratio"], *r["ours_cycles"], *r["testpmd_cycles"], r["cycle_ratio"],
-                         r["ours_busy"][0], r["testpmd_busy"][0]))
+                         r["ours_busy"][0], r["testpmd_busy"][0], 100 * r["ours_dropped"][0],
+                         100 * r["testpmd_dropped"][0]))
     lines += ["", "Medians of %d runs of %g s, ± half the spread. Mpps at the sink (both "
-              "ways: the sum). Cycles: the relay's busy cycles per relayed packet; "
+              "ways: the sum). Cycles: the relay's busy cycles per packet delivered; "
               "testpmd/ours above 1 means ours spends less. A busy share well below 1 means "
               "the relay waited for traffic: the generator set the rate there." % (reps, seconds),
               "", "## Latency at %d%% load, %d-byte frames" % (LATENCY_LOAD * 100, min(

@@ -72,8 +72,13 @@ static const char *const dir_name[NB_SIDES] = { "vf_to_vm", "vm_to_vf" };
 
 struct direction {
 	bool on;
-	uint64_t seq;            /* frames handed to the source port */
-	uint64_t refused;        /* frames the source port did not take */
+	uint64_t seq;            /* frames the source port took */
+	uint64_t refused;        /* offers the source port did not take (retried) */
+	/* What the source port refused, offered again first: building and
+	 * freeing refused bursts would slow the sink on this same lcore and
+	 * so penalise a relay that holds back rather than drops. */
+	struct rte_mbuf *pending[BURST];
+	unsigned int nb_pending;
 	uint64_t received;       /* frames that arrived at the sink port */
 	uint64_t next_due;       /* pacing, in TSC cycles */
 	uint64_t *lat;           /* histogram, with --pps */
@@ -167,34 +172,38 @@ static void setup_port(uint16_t port)
 static void send_burst(int side, uint64_t now, uint64_t hz)
 {
 	struct direction *d = &dirs[side];
-	struct rte_mbuf *m[BURST];
 	unsigned int n = BURST, sent;
 
-	if (opt.pps) {
-		if (now < d->next_due)
+	if (d->nb_pending == 0) {
+		if (opt.pps) {
+			if (now < d->next_due)
+				return;
+			n = 1;
+			d->next_due += hz / opt.pps;
+			if (d->next_due < now - hz / 1000)   /* fell behind: no catch-up storm */
+				d->next_due = now;
+		}
+		if (rte_pktmbuf_alloc_bulk(pool, d->pending, n) != 0)
 			return;
-		n = 1;
-		d->next_due += hz / opt.pps;
-		if (d->next_due < now - hz / 1000)   /* fell behind: no catch-up storm */
-			d->next_due = now;
-	}
-	if (rte_pktmbuf_alloc_bulk(pool, m, n) != 0)
-		return;
-	for (unsigned int i = 0; i < n; i++) {
-		uint64_t *stamp = rte_pktmbuf_mtod_offset(m[i], uint64_t *, STAMP_OFF);
-		struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m[i], struct rte_udp_hdr *,
-								  STAMP_OFF - sizeof(*udp));
+		for (unsigned int i = 0; i < n; i++) {
+			struct rte_mbuf *m = d->pending[i];
+			uint64_t *stamp = rte_pktmbuf_mtod_offset(m, uint64_t *, STAMP_OFF);
+			struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *,
+									  STAMP_OFF - sizeof(*udp));
 
-		m[i]->data_len = m[i]->pkt_len = opt.size;
-		udp->src_port = rte_cpu_to_be_16(1000 + d->seq % FLOWS);
-		stamp[0] = now;
-		stamp[1] = d->seq++;
+			m->data_len = m->pkt_len = opt.size;
+			udp->src_port = rte_cpu_to_be_16(1000 + (d->seq + i) % FLOWS);
+			stamp[0] = now;
+			stamp[1] = d->seq + i;
+		}
+		d->nb_pending = n;
 	}
-	sent = rte_eth_tx_burst(side, 0, m, n);
-	if (sent < n) {
-		d->refused += n - sent;
-		d->seq -= n - sent;
-		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	sent = rte_eth_tx_burst(side, 0, d->pending, d->nb_pending);
+	d->seq += sent;
+	d->nb_pending -= sent;
+	if (d->nb_pending) {
+		d->refused += d->nb_pending;
+		memmove(d->pending, d->pending + sent, d->nb_pending * sizeof(d->pending[0]));
 	}
 }
 
@@ -289,6 +298,10 @@ static void measure(uint64_t hz)
 	}
 	/* Drain what is in flight, so that the relay is left with nothing. */
 	run(rte_rdtsc() + hz / 2, false, hz);
+	for (int side = 0; side < NB_SIDES; side++) {
+		rte_pktmbuf_free_bulk(dirs[side].pending, dirs[side].nb_pending);
+		dirs[side].nb_pending = 0;
+	}
 
 	printf("{\"size\": %u, \"pps\": %" PRIu64 ", \"seconds\": %.3f", opt.size, opt.pps,
 	       (double)(t1 - t0) / hz);
