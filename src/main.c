@@ -167,7 +167,13 @@ static int start_eal(const struct vfwd_config *cfg, const char *prog)
 		VLOG_INFO("EAL arguments:%s", line);
 	}
 	if (rte_eal_init(argc, argv) < 0) {
-		VLOG_CRIT("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
+		if (rte_errno == ENOMEM)
+			VLOG_CRIT("DPDK EAL initialisation failed: no free hugepage memory in %s: "
+				  "reserve more (echo N > /sys/kernel/mm/hugepages/hugepages-2048kB/"
+				  "nr_hugepages), stop what holds them, or raise the size= limit of "
+				  "that mount", cfg->huge_dir);
+		else
+			VLOG_CRIT("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import Daemon, Peer, memif_peer, memif_vf, start_testpmd
+from harness import DAEMON, Daemon, Peer, memif_peer, memif_vf, start_testpmd, unique
 
 N = 3000
 SIZES = "64,512,1518,60,1000"
@@ -319,6 +319,38 @@ def test_missing_vf_is_an_error_for_its_relay_only(workdir, procs):
                      d.log())
     run_round(workdir, procs, d)
     assert d.stop() == 0
+
+
+def test_hugepages_exhausted_at_start_up(workdir, procs, tmp_path):
+    """Memory for only some of the static relays' pools (EAL
+    --socket-limit): the daemon starts, each relay that does not fit says
+    why and how to fix it, the others forward. With a hugepage mount that
+    has nothing to give, the daemon does not start and says what to do."""
+    n = 8
+    args = ["-C", "1", "-M", "0", "--server", "-V", workdir]
+    for i in range(n):
+        args += ["-P", "%s=%d" % (memif_vf(workdir, i), i)]
+    d = Daemon(workdir, args, eal=["--socket-limit=96"])
+    procs.append(d)
+    refused = [i for i in range(n) if not d.relay(i)["vf_attached"]]
+    assert refused and len(refused) < n, refused
+    for i in refused:
+        assert re.search(r"relay %d: .*no memory for its mbuf pool \(reserve more hugepages: "
+                         r"/sys/kernel/mm/hugepages/\*/nr_hugepages\)" % i, d.log()), d.log()
+    run_round(workdir, procs, d)
+    assert d.stop() == 0
+
+    empty = tmp_path / "huge"
+    empty.mkdir()
+    subprocess.run(["mount", "-t", "hugetlbfs", "-o", "size=0", "none", str(empty)], check=True)
+    try:
+        r = subprocess.run([DAEMON, "-n", "-C", "1", "-H", str(empty), "-p", workdir,
+                            "--", "--file-prefix=" + unique("empty")],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(["umount", str(empty)])
+    assert r.returncode != 0
+    assert "no free hugepage memory in %s: reserve more" % empty in r.stderr, r.stderr
 
 
 def test_64_relays_at_once_each_carrying_traffic(workdir, procs):
