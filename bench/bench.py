@@ -403,8 +403,8 @@ def save_report(name, data, title, lines):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, name + ".json"), "w") as f:
         json.dump(dict(data, machine=machine(), date=time.strftime("%Y-%m-%d")), f, indent=1)
-    md = "\n".join(["# " + title, "", "Machine: %s; run %s; `bench/bench.py`" % (
-        machine(), time.strftime("%Y-%m-%d")), ""] + lines) + "\n"
+    md = "\n".join(["# " + title, "", "Machine: %s; run %s; `bench/%s`" % (
+        machine(), time.strftime("%Y-%m-%d"), os.path.basename(sys.argv[0])), ""] + lines) + "\n"
     with open(os.path.join(out, name + ".md"), "w") as f:
         f.write(md)
     print(md)
