@@ -125,6 +125,9 @@ static void fill_relay(struct relay_out *o, unsigned id, double dt)
 	f->pkts_dropped_vm_not_connected = c->drop_unconn_pkts;
 	f->bytes_dropped_vm_not_connected = c->drop_unconn_bytes;
 	f->busy_cycles = c->busy_cycles;
+	f->has_pkts_dropped_oversize = f->has_bytes_dropped_oversize = true;
+	f->pkts_dropped_oversize = c->drop_oversize_pkts;
+	f->bytes_dropped_oversize = c->drop_oversize_bytes;
 	f->pkt_rate_rx_from_vf = rate(c->rx_pkts, p->rx_pkts, dt);
 	f->byte_rate_rx_from_vf = rate(c->rx_bytes, p->rx_bytes, dt);
 	f->pkt_rate_tx_to_vm = rate(c->tx_pkts, p->tx_pkts, dt);
@@ -147,6 +150,9 @@ static void fill_relay(struct relay_out *o, unsigned id, double dt)
 	m->pkts_dropped_vf_not_connected = c->drop_unconn_pkts;
 	m->bytes_dropped_vf_not_connected = c->drop_unconn_bytes;
 	m->busy_cycles = c->busy_cycles;
+	m->has_pkts_dropped_oversize = m->has_bytes_dropped_oversize = true;
+	m->pkts_dropped_oversize = c->drop_oversize_pkts;
+	m->bytes_dropped_oversize = c->drop_oversize_bytes;
 	m->pkt_rate_rx_from_vm = rate(c->rx_pkts, p->rx_pkts, dt);
 	m->byte_rate_rx_from_vm = rate(c->rx_bytes, p->rx_bytes, dt);
 	m->pkt_rate_tx_to_vf = rate(c->tx_pkts, p->tx_pkts, dt);

@@ -8,6 +8,7 @@
 
 #include <rte_cycles.h>
 #include <rte_debug.h>
+#include <rte_ether.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 #include <rte_vhost.h>
@@ -38,6 +39,7 @@ struct relay {
 	int vid;                         /* -1: no VM */
 	bool vm_ready;
 	uint64_t vq_enabled;             /* applied: bit per virtqueue */
+	uint64_t vm_features;            /* negotiated virtio features */
 	int vm_node;
 	int vf_node;                     /* -1 unknown (vdevs, no NUMA) */
 	struct rte_mempool *pool;
@@ -219,6 +221,18 @@ static uint16_t enabled_queues(uint64_t bits, bool guest_tx, uint16_t *out)
 	return n;
 }
 
+static uint16_t vf_mtu(void)
+{
+	return config->jumbo ? 9000 : 0;
+}
+
+/* The longest frame a relay carries: its MTU's worth of payload behind an
+ * Ethernet header and up to two VLAN tags (QinQ). */
+static uint32_t relay_max_frame(void)
+{
+	return (config->jumbo ? 9000 : RTE_ETHER_MTU) + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN;
+}
+
 /* A PCI VF runs exactly while its VM is there: the NIC drops what comes
  * meanwhile. A software stand-in (memif, af_packet, tap) keeps running and
  * its traffic is drained and counted as "VM not connected": its peer is a
@@ -241,6 +255,7 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 	p->port_id = r->port;
 	p->pool = r->pool;
 	p->drop_cause = FWD_DROP_FULL;
+	p->max_frame = relay_max_frame();
 	if (d == VFWD_VF_TO_VM) {
 		if (!vf_running)
 			return false;
@@ -251,6 +266,9 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 			enabled_queues(r->vq_enabled, false, p->dst_queues) : 0;
 		if (p->nb_dst_queues > 0) {
 			p->sink = vm_sink;
+			p->check_guest_fit =
+				!(r->vm_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) &&
+				!(r->vm_features & (1ULL << VIRTIO_F_RING_PACKED));
 		} else {
 			/* A VM with no RX queue enabled (its driver starting, or
 			 * toggling its queues) is a full destination: hold back.
@@ -422,11 +440,6 @@ static int bond_show(const struct vf_bond *b, char *out, size_t len)
 		at += (size_t)snprintf(out + at, len - at, ",member=%.*s",
 				       (int)strcspn(b->members[i], ","), b->members[i]);
 	return at < len ? 0 : -1;
-}
-
-static uint16_t vf_mtu(void)
-{
-	return config->jumbo ? 9000 : 0;
 }
 
 /* Attaches dev, or (dev NULL) the bond, as relay id's VF. */
@@ -641,6 +654,8 @@ int relay_vm_connected(int vid, const char *path)
 		goto out;
 	}
 	r->vid = vid;
+	if (rte_vhost_get_negotiated_features(vid, &r->vm_features) != 0)
+		r->vm_features = 0;
 	r->vm_node = rte_vhost_get_numa_node(vid);
 	for (uint16_t q = 0; q < nr_vring; q++)
 		/* We poll: the guest need not kick us. */
@@ -670,9 +685,9 @@ static void log_counters(unsigned id, const struct relay *r)
 
 		stats_read(&r->dir[d].counters, &c);
 		VLOG_INFO("relay %u: %s so far: %" PRIu64 " packets in, %" PRIu64 " out, %"
-			  PRIu64 " dropped (queue full), %" PRIu64 " dropped (not connected)",
-			  id, dir_name[d], c.rx_pkts, c.tx_pkts, c.drop_full_pkts,
-			  c.drop_unconn_pkts);
+			  PRIu64 " dropped (queue full), %" PRIu64 " dropped (not connected), %"
+			  PRIu64 " dropped (oversize)", id, dir_name[d], c.rx_pkts, c.tx_pkts,
+			  c.drop_full_pkts, c.drop_unconn_pkts, c.drop_oversize_pkts);
 	}
 }
 

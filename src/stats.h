@@ -20,6 +20,9 @@ struct dir_counters {
 	 * drops). */
 	uint64_t drop_full_pkts, drop_full_bytes;
 	uint64_t drop_unconn_pkts, drop_unconn_bytes; /* destination not there */
+	/* Bigger than the destination takes: over the relay's MTU, or over
+	 * every buffer the guest posts (no mergeable RX buffers). */
+	uint64_t drop_oversize_pkts, drop_oversize_bytes;
 	uint64_t busy_cycles;                /* TSC cycles of polls that moved packets */
 	uint64_t busy_polls;                 /* polls that moved packets */
 	uint64_t polls;                      /* polls of this direction */

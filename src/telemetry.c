@@ -58,6 +58,8 @@ static void add_counters(struct rte_tel_data *d, const struct relay_info *info, 
 	rte_tel_data_add_dict_u64(sub, "drop_full_bytes", c->drop_full_bytes);
 	rte_tel_data_add_dict_u64(sub, "drop_unconnected_pkts", c->drop_unconn_pkts);
 	rte_tel_data_add_dict_u64(sub, "drop_unconnected_bytes", c->drop_unconn_bytes);
+	rte_tel_data_add_dict_u64(sub, "drop_oversize_pkts", c->drop_oversize_pkts);
+	rte_tel_data_add_dict_u64(sub, "drop_oversize_bytes", c->drop_oversize_bytes);
 	rte_tel_data_add_dict_u64(sub, "busy_cycles", c->busy_cycles);
 	rte_tel_data_add_dict_u64(sub, "polls", c->polls);
 	rte_tel_data_add_dict_u64(sub, "busy_polls", c->busy_polls);

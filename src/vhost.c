@@ -238,6 +238,27 @@ static uint32_t flow_hash(const struct rte_mbuf *m)
 	return h * 0x9e3779b1u;      /* mixes every input bit into the high ones */
 }
 
+/* Without mergeable RX buffers a frame must fit in one of the guest's
+ * buffers, and a frame bigger than they are is refused every time: held,
+ * it would stall its direction for good. A frame refused while the guest
+ * had buffers posted is such a frame; seen twice in a row (the guest may
+ * have posted them just after the first try) it is marked unplaceable and
+ * fwd_poll drops it. Only split rings tell their posted buffers
+ * (rte_vhost_avail_entries). */
+static void check_fit(struct fwd_dir *d, uint16_t vq, const struct rte_mbuf *refused)
+{
+	if (rte_vhost_avail_entries(d->p.vid, vq) == 0) {
+		d->refused_with_room = NULL;
+		return;
+	}
+	if (d->refused_with_room == refused) {
+		d->unplaceable = true;
+		d->refused_with_room = NULL;
+	} else {
+		d->refused_with_room = refused;
+	}
+}
+
 uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct rte_mbuf *by_queue[FWD_MAX_QUEUES][FWD_BURST];
@@ -249,6 +270,8 @@ uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 		sent = rte_vhost_enqueue_burst(d->p.vid, d->p.dst_queues[0], pkts, n);
 		/* The guest got copies: the originals go back to the pool. */
 		rte_pktmbuf_free_bulk(pkts, sent);
+		if (unlikely(sent < n) && d->p.check_guest_fit)
+			check_fit(d, d->p.dst_queues[0], pkts[sent]);
 		return sent;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -267,6 +290,9 @@ uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 		k = rte_vhost_enqueue_burst(d->p.vid, d->p.dst_queues[q], by_queue[q], count[q]);
 		rte_pktmbuf_free_bulk(by_queue[q], k);
 		sent += k;
+		if (k < count[q] && nb_refused == 0 && d->p.check_guest_fit)
+			/* The first packet refused is the one offered first next time. */
+			check_fit(d, d->p.dst_queues[q], by_queue[q][k]);
 		for (uint16_t j = k; j < count[q]; j++)
 			refused[nb_refused++] = by_queue[q][j];
 	}

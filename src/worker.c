@@ -88,22 +88,60 @@ int worker_by_lcore(unsigned lcore)
 static void count_drop(struct fwd_dir *d, enum fwd_drop_cause cause, uint64_t pkts,
 		       uint64_t bytes)
 {
-	if (cause == FWD_DROP_FULL) {
-		STATS_ADD(d->counters.drop_full_pkts, pkts);
-		STATS_ADD(d->counters.drop_full_bytes, bytes);
-	} else {
-		STATS_ADD(d->counters.drop_unconn_pkts, pkts);
-		STATS_ADD(d->counters.drop_unconn_bytes, bytes);
+	struct dir_counters *c = &d->counters;
+
+	switch (cause) {
+	case FWD_DROP_FULL:
+		STATS_ADD(c->drop_full_pkts, pkts);
+		STATS_ADD(c->drop_full_bytes, bytes);
+		break;
+	case FWD_DROP_UNCONNECTED:
+		STATS_ADD(c->drop_unconn_pkts, pkts);
+		STATS_ADD(c->drop_unconn_bytes, bytes);
+		break;
+	case FWD_DROP_OVERSIZE:
+		STATS_ADD(c->drop_oversize_pkts, pkts);
+		STATS_ADD(c->drop_oversize_bytes, bytes);
+		break;
 	}
 }
 
-static uint64_t sum_bytes(struct rte_mbuf *const *pkts, uint16_t n)
+/* The bytes of pkts[0..n), and the longest of them in *longest. */
+static uint64_t sum_bytes(struct rte_mbuf *const *pkts, uint16_t n, uint32_t *longest)
 {
 	uint64_t bytes = 0;
+	uint32_t max = 0;
 
-	for (uint16_t i = 0; i < n; i++)
-		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+
+		bytes += len;
+		max = RTE_MAX(max, len);
+	}
+	*longest = max;
 	return bytes;
+}
+
+/* Drops the frames of pkts[0..n) longer than the relay's MTU allows,
+ * counted oversize, rather than have the destination cut or refuse them.
+ * Returns how many are left, in order at the front; *bytes follows. */
+static uint16_t drop_oversize(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n,
+			      uint64_t *bytes)
+{
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+
+		if (len <= d->p.max_frame) {
+			pkts[kept++] = pkts[i];
+			continue;
+		}
+		count_drop(d, FWD_DROP_OVERSIZE, 1, len);
+		*bytes -= len;
+		rte_pktmbuf_free(pkts[i]);
+	}
+	return kept;
 }
 
 uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
@@ -135,8 +173,9 @@ static bool send_held(struct fwd_dir *d)
 	uint16_t left = (uint16_t)(n - sent);
 	/* held[sent..n) are still ours: their bytes can be read. A sink that
 	 * took nothing (the usual case while holding) leaves the sum as it was. */
+	uint32_t longest;
 	uint64_t left_bytes = sent == 0 ? d->held_bytes :
-			      left ? sum_bytes(d->held + sent, left) : 0;
+			      left ? sum_bytes(d->held + sent, left, &longest) : 0;
 
 	STATS_ADD(d->counters.tx_pkts, sent);
 	STATS_ADD(d->counters.tx_bytes, d->held_bytes - left_bytes);
@@ -150,6 +189,20 @@ static bool send_held(struct fwd_dir *d)
 		set_held(d, 0, 0);
 		return true;
 	}
+	if (unlikely(d->unplaceable)) {
+		uint32_t len = rte_pktmbuf_pkt_len(d->held[sent]);
+
+		d->unplaceable = false;
+		count_drop(d, FWD_DROP_OVERSIZE, 1, len);
+		rte_pktmbuf_free(d->held[sent]);
+		sent++;
+		left--;
+		left_bytes -= len;
+		if (left == 0) {
+			set_held(d, 0, 0);
+			return true;
+		}
+	}
 	if (sent > 0)
 		memmove(d->held, d->held + sent, left * sizeof(d->held[0]));
 	set_held(d, left, left_bytes);
@@ -162,13 +215,19 @@ void fwd_poll(struct fwd_dir *d)
 		return;
 	for (uint16_t qi = 0; qi < d->p.nb_src_queues; qi++) {
 		uint16_t n = d->p.source(d, qi, d->held, FWD_BURST);
+		uint32_t longest;
 		uint64_t bytes;
 
 		if (n == 0)
 			continue;
-		bytes = sum_bytes(d->held, n);
+		bytes = sum_bytes(d->held, n, &longest);
 		STATS_ADD(d->counters.rx_pkts, n);
 		STATS_ADD(d->counters.rx_bytes, bytes);
+		if (unlikely(longest > d->p.max_frame)) {
+			n = drop_oversize(d, d->held, n, &bytes);
+			if (n == 0)
+				continue;
+		}
 		set_held(d, n, bytes);
 		if (!send_held(d))
 			return;

@@ -42,14 +42,19 @@ typedef uint16_t (*fwd_source_fn)(struct fwd_dir *d, uint16_t qi,
 				  struct rte_mbuf **pkts, uint16_t max);
 typedef uint16_t (*fwd_sink_fn)(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
 
-enum fwd_drop_cause { FWD_DROP_FULL, FWD_DROP_UNCONNECTED };
+enum fwd_drop_cause { FWD_DROP_FULL, FWD_DROP_UNCONNECTED, FWD_DROP_OVERSIZE };
 
 /* What a direction polls and where it sends: set by the control plane only
  * while the direction is on no published poll list. */
 struct fwd_params {
 	fwd_source_fn source;
 	fwd_sink_fn sink;
-	enum fwd_drop_cause drop_cause;
+	enum fwd_drop_cause drop_cause;     /* FULL or UNCONNECTED */
+	uint32_t max_frame;                 /* longer frames are dropped, oversize */
+	/* The guest's RX buffers are all of one size (no mergeable RX
+	 * buffers) and its ring is split: vm_sink can tell a frame too big
+	 * for them from a full ring. */
+	bool check_guest_fit;
 	uint16_t nb_src_queues;             /* queues the source polls */
 	uint16_t nb_dst_queues;             /* queues the sink may use */
 	uint16_t src_queues[FWD_MAX_QUEUES];
@@ -66,6 +71,11 @@ struct fwd_dir {
 	uint16_t nb_held;                   /* read by others with an atomic load */
 	uint64_t held_bytes;
 	struct rte_mbuf *held[FWD_BURST];
+	/* A sink that knows the first packet it refused can never be taken
+	 * sets unplaceable; fwd_poll drops that packet, counted oversize.
+	 * refused_with_room is vm_sink's evidence. Polling worker only. */
+	bool unplaceable;
+	const struct rte_mbuf *refused_with_room;
 	struct fwd_params p;
 } __rte_cache_aligned;
 

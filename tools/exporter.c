@@ -61,10 +61,10 @@ struct opt_u64 {
 	uint64_t v;
 };
 
-enum { CAUSE_QUEUE_FULL, CAUSE_NOT_CONNECTED, NB_CAUSES };
+enum { CAUSE_QUEUE_FULL, CAUSE_NOT_CONNECTED, CAUSE_OVERSIZE, NB_CAUSES };
 
 static const char *const dir_label[VFWD_NB_DIRS] = { "vf_to_vm", "vm_to_vf" };
-static const char *const cause_label[NB_CAUSES] = { "queue_full", "not_connected" };
+static const char *const cause_label[NB_CAUSES] = { "queue_full", "not_connected", "oversize" };
 
 /* VFtoVM and VMtoVF carry the same facts under names that say the way. */
 struct dir_view {
@@ -88,9 +88,11 @@ static void view_vf_to_vm(struct dir_view *v, const Virtioforwarder__RelayState 
 		.tx_pkts = OPT(m, pkts_tx_to_vm), .tx_bytes = OPT(m, bytes_tx_to_vm),
 		.busy_cycles = OPT(m, busy_cycles),
 		.drop_pkts = { OPT(m, pkts_dropped_vm_queue_full),
-			       OPT(m, pkts_dropped_vm_not_connected) },
+			       OPT(m, pkts_dropped_vm_not_connected),
+			       OPT(m, pkts_dropped_oversize) },
 		.drop_bytes = { OPT(m, bytes_dropped_vm_queue_full),
-				OPT(m, bytes_dropped_vm_not_connected) },
+				OPT(m, bytes_dropped_vm_not_connected),
+				OPT(m, bytes_dropped_oversize) },
 		.rx_pkt_rate = m->pkt_rate_rx_from_vf, .rx_byte_rate = m->byte_rate_rx_from_vf,
 		.tx_pkt_rate = m->pkt_rate_tx_to_vm, .tx_byte_rate = m->byte_rate_tx_to_vm,
 		.has_cpu = rs->cpu && rs->cpu->has_vf_to_vm,
@@ -108,9 +110,11 @@ static void view_vm_to_vf(struct dir_view *v, const Virtioforwarder__RelayState 
 		.tx_pkts = OPT(m, pkts_tx_to_vf), .tx_bytes = OPT(m, bytes_tx_to_vf),
 		.busy_cycles = OPT(m, busy_cycles),
 		.drop_pkts = { OPT(m, pkts_dropped_vf_queue_full),
-			       OPT(m, pkts_dropped_vf_not_connected) },
+			       OPT(m, pkts_dropped_vf_not_connected),
+			       OPT(m, pkts_dropped_oversize) },
 		.drop_bytes = { OPT(m, bytes_dropped_vf_queue_full),
-				OPT(m, bytes_dropped_vf_not_connected) },
+				OPT(m, bytes_dropped_vf_not_connected),
+				OPT(m, bytes_dropped_oversize) },
 		.rx_pkt_rate = m->pkt_rate_rx_from_vm, .rx_byte_rate = m->byte_rate_rx_from_vm,
 		.tx_pkt_rate = m->pkt_rate_tx_to_vf, .tx_byte_rate = m->byte_rate_tx_to_vf,
 		.has_cpu = rs->cpu && rs->cpu->has_vm_to_vf,
@@ -262,9 +266,11 @@ static void write_relays(FILE *out, const struct relays *r, bool rates)
 
 		family(out, name, "counter", bytes ?
 		       "Bytes the relay direction dropped, by cause: the destination's "
-		       "queue was full, or the destination was not connected." :
+		       "queue was full, the destination was not connected, or the frame "
+		       "was bigger than the destination takes (oversize)." :
 		       "Packets the relay direction dropped, by cause: the destination's "
-		       "queue was full, or the destination was not connected.");
+		       "queue was full, the destination was not connected, or the frame "
+		       "was bigger than the destination takes (oversize).");
 		for (size_t i = 0; i < r->n; i++)
 			for (int d = 0; d < VFWD_NB_DIRS; d++)
 				for (int c = 0; c < NB_CAUSES; c++) {

@@ -385,6 +385,8 @@ def test_stats_equal_telemetry_rates_over_delay_and_no_blocking(workdir, procs):
         assert s["bytes_dropped_%s_queue_full" % dst] == c["drop_full_bytes"]
         assert s["pkts_dropped_%s_not_connected" % dst] == c["drop_unconnected_pkts"]
         assert s["bytes_dropped_%s_not_connected" % dst] == c["drop_unconnected_bytes"]
+        assert s["pkts_dropped_oversize"] == c["drop_oversize_pkts"] == 0
+        assert s["bytes_dropped_oversize"] == c["drop_oversize_bytes"] == 0
         assert s["busy_cycles"] == c["busy_cycles"] > 0
         assert s["pkt_rate_rx_from_" + src] == 0
         assert s["active"] is False and s["internal_state"] == "waiting for the VM"

@@ -138,10 +138,11 @@ def test_exporter_matches_stats_and_follows_the_daemon(workdir, procs):
             assert one(s, "relay_sent_packets_total", **lab) == j["pkts_tx_to_" + dst]
             assert one(s, "relay_sent_bytes_total", **lab) == j["bytes_tx_to_" + dst]
             assert one(s, "relay_busy_cycles_total", **lab) == j["busy_cycles"]
-            for cause in ("queue_full", "not_connected"):
+            for cause in ("queue_full", "not_connected", "oversize"):
                 for unit in ("packets", "bytes"):
-                    field = "%s_dropped_%s_%s" % (
-                        "pkts" if unit == "packets" else "bytes", dst, cause)
+                    field = "%s_dropped_%s" % ("pkts" if unit == "packets" else "bytes",
+                                               cause if cause == "oversize" else
+                                               dst + "_" + cause)
                     assert one(s, "relay_dropped_%s_total" % unit, cause=cause, **lab) == \
                         j[field]
             if rid == "0":

@@ -169,7 +169,8 @@ def test_a_misbehaving_guest_hurts_only_its_own_relay(workdir, procs, veths, mis
     if hurt in ("VF -> guest", "both"):
         assert guest.received(timeout=0.5, want=1) == []
         assert after["vf_to_vm"]["tx_pkts"] == before["vf_to_vm"]["tx_pkts"], after
-        # what the relay could not place is held (one burst at most), not dropped
+        # what the relay could not place is held (one burst at most), or dropped
+        # as oversize (the guest refused it while it had buffers posted)
         assert after["vf_to_vm"]["held_pkts"] <= 32, after
 
     # The other relay never noticed.
