@@ -16,7 +16,7 @@ PKGS=(
   curl
   # VM tests (tests/vm): a QEMU guest from Debian's kernel and busybox, the
   # host's ping, libvirt's schema check of the example domains
-  qemu-system-x86 linux-image-amd64 busybox-static cpio iputils-ping
+  qemu-system-x86 linux-image-amd64 busybox-static cpio iputils-ping ethtool
   libvirt-clients libxml2-utils
   # packaging tests: the Debian package, unit checks, man pages
   debhelper lintian systemd man-db git

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "offload.h"
 
 #define VF_RX_DESC 1024
 #define VF_TX_DESC 1024
@@ -124,7 +125,7 @@ static int vf_probe(const char *dev, uint16_t *port_out, char *err, size_t errle
 
 /* Configures a probed port, a single VF or a bond alike: one RX and one TX
  * queue on the relay's pool. On failure the port is detached. */
-static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu,
+static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool offloads,
 		    uint16_t *port_out, char *err, size_t errlen)
 {
 	struct rte_eth_conf conf = { 0 };
@@ -142,6 +143,16 @@ static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu,
 	 * descriptors), so the VF must accept them. */
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/* What the VF does of the guests' checksum and segmentation
+	 * requests; offload.c does the rest. */
+	if (offloads) {
+		conf.txmode.offloads |= info.tx_offload_capa & OFFLOAD_VF_TX;
+		VLOG_INFO("VF %s: does TSO %s, TCP checksums %s, UDP checksums %s "
+			  "(what it does not, the relay does in software)", name,
+			  info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO ? "itself" : "not",
+			  info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM ? "itself" : "not",
+			  info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM ? "itself" : "not");
+	}
 	/* Jumbo frames arrive as chains of 2 KB mbufs: the pools stay the
 	 * same size whatever the MTU. */
 	if (mtu > RTE_ETHER_MTU && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
@@ -210,14 +221,14 @@ static unsigned iface_now(uint16_t port)
 	return probed_iface[port].ifindex ? if_nametoindex(probed_iface[port].ifname) : 0;
 }
 
-int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
+int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu, bool offloads,
 	      uint16_t *port_out, char *err, size_t errlen)
 {
 	uint16_t port;
 	int rc = vf_probe(dev, &port, err, errlen);
 
 	if (rc == 0)
-		rc = vf_setup(port, pool, mtu, port_out, err, errlen);
+		rc = vf_setup(port, pool, mtu, offloads, port_out, err, errlen);
 	if (rc == 0)
 		remember_iface(*port_out, dev);
 	return rc;
@@ -259,7 +270,7 @@ static void bond_remove(int bond, const uint16_t *members, unsigned n)
 #define BOND_LINK_POLL_MS 100
 
 int vf_attach_bond(const struct vf_bond *b, struct rte_mempool *pool, uint16_t mtu,
-		   uint16_t *port_out, char *err, size_t errlen)
+		   bool offloads, uint16_t *port_out, char *err, size_t errlen)
 {
 	uint16_t members[VFWD_BOND_MAX_MEMBERS], port;
 	char name[RTE_ETH_NAME_MAX_LEN];
@@ -308,7 +319,7 @@ int vf_attach_bond(const struct vf_bond *b, struct rte_mempool *pool, uint16_t m
 		snprintf(err, errlen, "bond %s: cannot set link monitoring", b->name);
 		goto fail;
 	}
-	return vf_setup((uint16_t)bond, pool, mtu, port_out, err, errlen);
+	return vf_setup((uint16_t)bond, pool, mtu, offloads, port_out, err, errlen);
 fail:
 	bond_remove(bond, members, n);
 	return rc;
@@ -380,6 +391,13 @@ bool vf_bond_active(uint16_t port, char *name, size_t len)
 		return false;
 	snprintf(name, len, "%s", n);
 	return true;
+}
+
+uint64_t vf_tx_offloads(uint16_t port)
+{
+	struct rte_eth_conf conf;
+
+	return rte_eth_dev_conf_get(port, &conf) == 0 ? conf.txmode.offloads : 0;
 }
 
 uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max)

@@ -2,8 +2,11 @@
  * to vfio-pci) or any DPDK vdev devargs string (net_memif, net_af_packet,
  * net_tap, ...), probed at run time with rte_dev_probe.
  *
- *   vf_attach(dev, pool, mtu, &port, err)  probe + configure (not started)
- *   vf_attach_bond(bond, pool, mtu, &port, err)
+ *   vf_attach(dev, pool, mtu, offloads, &port, err)
+ *                                            probe + configure (not started);
+ *                                            offloads: enable the TX offloads
+ *                                            of OFFLOAD_VF_TX the VF has
+ *   vf_attach_bond(bond, pool, mtu, offloads, &port, err)
  *                                            probe the members, bond them in a
  *                                            DPDK bonding device, configure that
  *   vf_start(port) / vf_stop(port)          the VF runs only while its VM is there
@@ -37,10 +40,12 @@ struct vf_bond {
 	const char *const *members;
 };
 
-int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu,
+int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu, bool offloads,
 	      uint16_t *port_out, char *err, size_t errlen);
 int vf_attach_bond(const struct vf_bond *bond, struct rte_mempool *pool, uint16_t mtu,
-		   uint16_t *port_out, char *err, size_t errlen);
+		   bool offloads, uint16_t *port_out, char *err, size_t errlen);
+/* The TX offloads enabled on port. */
+uint64_t vf_tx_offloads(uint16_t port);
 int vf_start(uint16_t port, char *err, size_t errlen);
 void vf_stop(uint16_t port);
 void vf_detach(uint16_t port);

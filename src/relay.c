@@ -16,6 +16,7 @@
 #include "ethdev.h"
 #include "log.h"
 #include "mempool.h"
+#include "offload.h"
 #include "vhost.h"
 #include "worker.h"
 
@@ -291,7 +292,9 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 	if (vf_running && !r->vf_link_up)
 		return false;
 	if (vf_running) {
-		p->sink = vf_sink;
+		p->sink = config->tso ? offload_vf_sink : vf_sink;
+		p->tso = config->tso;
+		p->vf_tx_offloads = config->tso ? vf_tx_offloads(r->port) : 0;
 		p->nb_dst_queues = 1;
 		p->dst_queues[0] = 0;
 	} else {
@@ -339,9 +342,11 @@ static void unpublish_changed(unsigned id, struct relay *r)
 		if (!r->published[d] || (on && memcmp(&want, &fd->p, sizeof(want)) == 0))
 			continue;
 		set_published(id, r, d, false);
-		if (fd->nb_held > 0 && !same_destination(&fd->p, on, &want)) {
-			VLOG_INFO("relay %u: %s: %u packets held for a full destination dropped, "
-				  "their destination changed", id, dir_name[d], fd->nb_held);
+		if ((fd->nb_held > 0 || fd->nb_staged > 0) &&
+		    !same_destination(&fd->p, on, &want)) {
+			VLOG_INFO("relay %u: %s: %u packets (and %u segments) held for a full "
+				  "destination dropped, their destination changed", id,
+				  dir_name[d], fd->nb_held, fd->nb_staged);
 			fwd_drop_held(fd);
 		}
 	}
@@ -366,7 +371,9 @@ static void update_vf_run_state(unsigned id, struct relay *r)
 		/* relay_apply unpublished every direction of this VF already;
 		 * stopping a port a worker still polls would crash it. */
 		RTE_VERIFY(!r->published[VFWD_VF_TO_VM] &&
-			   !(r->published[VFWD_VM_TO_VF] && r->dir[VFWD_VM_TO_VF].p.sink == vf_sink));
+			   !(r->published[VFWD_VM_TO_VF] &&
+			     (r->dir[VFWD_VM_TO_VF].p.sink == vf_sink ||
+			      r->dir[VFWD_VM_TO_VF].p.sink == offload_vf_sink)));
 		vf_stop(r->port);
 		r->vf_started = false;
 		r->vf_link_up = false;
@@ -471,8 +478,8 @@ static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = bond ? vf_attach_bond(bond, r->pool, vf_mtu(), &r->port, err, errlen) :
-		    vf_attach(dev, r->pool, vf_mtu(), &r->port, err, errlen);
+	rc = bond ? vf_attach_bond(bond, r->pool, vf_mtu(), config->tso, &r->port, err, errlen) :
+		    vf_attach(dev, r->pool, vf_mtu(), config->tso, &r->port, err, errlen);
 	if (rc != 0)
 		goto out;
 	snprintf(r->vf_dev, sizeof(r->vf_dev), "%s", bond ? shown : dev);
@@ -739,7 +746,7 @@ static void reprobe_vf(unsigned id, struct relay *r)
 	VLOG_NOTICE("relay %u: VF %s: its interface was made anew; attaching it again", id,
 		    r->vf_dev);
 	detach_vf(id, r);
-	if (vf_attach(r->vf_dev, r->pool, vf_mtu(), &r->port, err, sizeof(err)) != 0) {
+	if (vf_attach(r->vf_dev, r->pool, vf_mtu(), config->tso, &r->port, err, sizeof(err)) != 0) {
 		VLOG_ERR("relay %u: %s; the relay has no VF now: add it again", id, err);
 		forget_vf(r);
 		return;

@@ -17,6 +17,7 @@
 #include "relay.h"
 
 static bool client_mode;
+static bool guest_offloads;
 static uint64_t disabled_features;
 static uid_t sock_uid = (uid_t)-1;
 static gid_t sock_gid = (gid_t)-1;
@@ -113,17 +114,22 @@ int vhost_check_socket_dir(const struct vfwd_config *cfg, char *err, size_t errl
 int vhost_setup(const struct vfwd_config *cfg)
 {
 	client_mode = cfg->vhost_client;
+	guest_offloads = cfg->tso;
 	if (!cfg->mrgbuf)
 		disabled_features |= 1ULL << VIRTIO_NET_F_MRG_RXBUF;
+	/* Without -T the guest must hand us complete frames with checksums
+	 * done, and expect the same from us. With it, a guest may leave its
+	 * checksums and TCP/IPv4 segmentation to us (offload.h); nothing
+	 * more: rte_gso segments no IPv6 and no UDP, and a frame from a VF
+	 * never needs the guest to segment or checksum it. */
+	disabled_features |= (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+		(1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
+		(1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO) |
+		(1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_HOST_ECN) |
+		(1ULL << VIRTIO_NET_F_HOST_UFO);
 	if (!cfg->tso)
-		/* Without offloads the guest must hand us complete frames with
-		 * checksums done, and expect the same from us. */
 		disabled_features |= (1ULL << VIRTIO_NET_F_CSUM) |
-			(1ULL << VIRTIO_NET_F_GUEST_CSUM) |
-			(1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
-			(1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
-			(1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_ECN) |
-			(1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO);
+			(1ULL << VIRTIO_NET_F_HOST_TSO4);
 	resolve_owner(cfg);
 	return 0;
 }
@@ -150,7 +156,12 @@ static int clear_stale_socket(const char *path, char *err, size_t errlen)
 
 int vhost_add_socket(const char *path, char *err, size_t errlen)
 {
-	uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
+	/* Under -T rte_vhost's legacy offload flags: the guest's checksum and
+	 * segmentation requests come as the TX flags a forwarder passes on
+	 * (offload.h). Without, the compliant ones: a guest's header, which
+	 * it may send even with no offload negotiated, then sets only RX
+	 * flags, which no VF acts on. */
+	uint64_t flags = guest_offloads ? 0 : RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
 	int rc;
 
 	if (client_mode) {

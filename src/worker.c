@@ -133,7 +133,8 @@ static uint16_t drop_oversize(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_
 	for (uint16_t i = 0; i < n; i++) {
 		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
 
-		if (len <= d->p.max_frame) {
+		if (len <= d->p.max_frame ||
+		    (d->p.tso && (pkts[i]->ol_flags & RTE_MBUF_F_TX_TCP_SEG))) {
 			pkts[kept++] = pkts[i];
 			continue;
 		}
@@ -163,6 +164,9 @@ void fwd_drop_held(struct fwd_dir *d)
 	count_drop(d, FWD_DROP_FULL, d->nb_held, d->held_bytes);
 	rte_pktmbuf_free_bulk(d->held, d->nb_held);
 	set_held(d, 0, 0);
+	/* Parts of packets already counted as sent. */
+	rte_pktmbuf_free_bulk(d->staged, d->nb_staged);
+	d->nb_staged = 0;
 }
 
 /* Offers what d holds to its sink; true when nothing is left held. */

@@ -25,6 +25,9 @@
 #define WORKER_MAX 64
 #define FWD_BURST 32
 #define FWD_MAX_QUEUES 32    /* virtio queue pairs per relay */
+/* Segments of one packet a sink may stage (offload.h): a 64 KB TSO packet
+ * at an MSS of 256 bytes. */
+#define FWD_STAGE_MAX 256
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -50,7 +53,9 @@ struct fwd_params {
 	fwd_source_fn source;
 	fwd_sink_fn sink;
 	enum fwd_drop_cause drop_cause;     /* FULL or UNCONNECTED */
-	uint32_t max_frame;                 /* longer frames are dropped, oversize */
+	uint32_t max_frame;                 /* longer frames are dropped, oversize, */
+	bool tso;                           /* but for TCP_SEG ones under -T */
+	uint64_t vf_tx_offloads;            /* enabled on the VF (offload.h) */
 	/* The guest's RX buffers are all of one size (no mergeable RX
 	 * buffers) and its ring is split: vm_sink can tell a frame too big
 	 * for them from a full ring. */
@@ -77,6 +82,9 @@ struct fwd_dir {
 	bool unplaceable;
 	const struct rte_mbuf *refused_with_room;
 	struct fwd_params p;
+	/* A sink's own packets, sent before anything it takes (offload.h). */
+	uint16_t nb_staged;
+	struct rte_mbuf *staged[FWD_STAGE_MAX];
 } __rte_cache_aligned;
 
 struct worker_info {
@@ -103,8 +111,8 @@ uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
 /* Polls one direction once: the whole forwarding step, both directions. */
 void fwd_poll(struct fwd_dir *d);
 
-/* Frees what d holds, counted as dropped because its destination was full.
- * Only for a direction on no published poll list. */
+/* Frees what d holds, counted as dropped because its destination was full,
+ * and what its sink staged. Only for a direction on no published poll list. */
 void fwd_drop_held(struct fwd_dir *d);
 
 #endif

@@ -12,6 +12,12 @@
  *                                          destination ports PORT..PORT+NPORTS-1 in
  *                                          turn (one flow per port); prints
  *                                          "sent=N errors=E"
+ *   vfwd-guest-tool tcpsend DST_IP PORT BYTES
+ *                                          connect, send BYTES of pattern(), close;
+ *                                          prints "bytes=N"
+ *   vfwd-guest-tool tcprecv PORT BYTES     accept one connection, read it to its
+ *                                          end, checking each byte against
+ *                                          pattern(); prints "bytes=N bad=B"
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -127,6 +133,70 @@ static int udp(const char *dst, unsigned port, unsigned nports, unsigned long co
 	return 0;
 }
 
+/* The bytes a TCP test stream carries, as tests/vm/test_vm.py makes them:
+ * byte i of the stream. Not periodic in any segment size. */
+static uint8_t pattern(unsigned long i)
+{
+	return (uint8_t)(i * 131 + (i >> 11));
+}
+
+static int tcpsend(const char *dst, unsigned port, unsigned long bytes)
+{
+	static uint8_t buf[1 << 16];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	unsigned long off = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || inet_pton(AF_INET, dst, &sa.sin_addr) != 1 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "tcpsend: cannot connect: %s\n", strerror(errno));
+		return 1;
+	}
+	while (off < bytes) {
+		size_t n = bytes - off < sizeof(buf) ? bytes - off : sizeof(buf);
+		ssize_t k;
+
+		for (size_t j = 0; j < n; j++)
+			buf[j] = pattern(off + j);
+		k = write(fd, buf, n);
+		if (k <= 0) {
+			fprintf(stderr, "tcpsend: write: %s\n", strerror(errno));
+			return 1;
+		}
+		off += (unsigned long)k;
+	}
+	close(fd);
+	printf("bytes=%lu\n", off);
+	return 0;
+}
+
+static int tcprecv(unsigned port, unsigned long bytes)
+{
+	static uint8_t buf[1 << 16];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	unsigned long off = 0, bad = 0;
+	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0), fd;
+	ssize_t k;
+
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(ls, 1) != 0) {
+		fprintf(stderr, "tcprecv: cannot listen: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	fd = accept(ls, NULL, NULL);
+	if (fd < 0)
+		return 1;
+	while ((k = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t j = 0; j < k; j++)
+			bad += buf[j] != pattern(off + (unsigned long)j);
+		off += (unsigned long)k;
+	}
+	printf("bytes=%lu bad=%lu%s\n", off, bad, off == bytes ? "" : " short");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "stats") == 0)
@@ -137,7 +207,13 @@ int main(int argc, char **argv)
 		return udp(argv[2], (unsigned)strtoul(argv[3], NULL, 0),
 			   (unsigned)strtoul(argv[4], NULL, 0), strtoul(argv[5], NULL, 0),
 			   (unsigned)strtoul(argv[6], NULL, 0));
+	if (argc == 5 && strcmp(argv[1], "tcpsend") == 0)
+		return tcpsend(argv[2], (unsigned)strtoul(argv[3], NULL, 0),
+			       strtoul(argv[4], NULL, 0));
+	if (argc == 4 && strcmp(argv[1], "tcprecv") == 0)
+		return tcprecv((unsigned)strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0));
 	fprintf(stderr, "usage: %s stats IFACE | channels IFACE N | "
-		"udp DST PORT NPORTS COUNT SIZE\n", argv[0]);
+		"udp DST PORT NPORTS COUNT SIZE | tcpsend DST PORT BYTES | "
+		"tcprecv PORT BYTES\n", argv[0]);
 	return 2;
 }

@@ -26,6 +26,11 @@
 #   udp:N:SIZE:PORTS  send N UDP datagrams to the peer, one flow per
 #                     destination port 9000..; one sender per CPU, pinned:
 #                     VFWD-UDP sent= errors=
+#   tcpsend:PORT:BYTES  send BYTES of the test pattern over TCP to the peer's
+#                     PORT: VFWD-TCPSEND bytes=N
+#   tcprecv:PORT:BYTES  VFWD-TCPLISTEN once listening on PORT, then take one
+#                     connection and check it against the pattern:
+#                     VFWD-TCPRECV bytes=N bad=B
 #   channels:Q        use Q queue pairs (ethtool -L combined Q)
 #   stats             VFWD-STATS <eth0 counters> and VFWD-QSTATS <per queue>
 #   sleep:SECS
@@ -130,6 +135,12 @@ for step in $(echo "$steps" | tr ',' ' '); do
 		wait $pids
 		echo "VFWD-UDP $(sed 's/[a-z]*=//g' /tmp/udp.* |
 			awk '{ s += $1; e += $2 } END { printf "sent=%d errors=%d", s, e }')" ;;
+	tcpsend) echo "VFWD-TCPSEND $(vfwd-guest-tool tcpsend "$peer" "$2" "$3")" ;;
+	tcprecv)
+		# Says it listens before it blocks: the host connects then.
+		vfwd-guest-tool tcprecv "$2" "$3" | while read -r line; do
+			case "$line" in listening) echo "VFWD-TCPLISTEN" ;; *) echo "VFWD-TCPRECV $line" ;; esac
+		done ;;
 	channels) vfwd-guest-tool channels eth0 "$2" || fail "channels $2" ;;
 	stats)
 		s=""

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -552,3 +553,115 @@ def test_flood_both_ways_held_back_nothing_dropped_or_leaked(image, workdir, pro
     assert pmd.quit() == 0
     assert d.stop() == 0
     assert "relay 0: all 8191 mbufs back in the pool" in d.log()
+
+
+# ---------------------------------------------------------------------------
+# 9. offloads (-T): the guest leaves TCP checksums and segmentation to the
+#    relay, which has the VF do them (net_tap can) or does them itself
+#    (net_af_packet cannot)
+
+def pattern(off, n):
+    """tests/vm/guest-tool.c's pattern(): bytes off..off+n of a stream."""
+    return bytes(((i * 131 + (i >> 11)) & 0xff) for i in range(off, off + n))
+
+
+def tcp_serve_check(ip, port, nbytes, result):
+    """Accepts one connection on ip:port and checks it against pattern():
+    result gets (bytes, bad bytes)."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((ip, port))
+    ls.listen(1)
+    ls.settimeout(120)
+
+    def run():
+        try:
+            c, _ = ls.accept()
+            c.settimeout(60)
+            got = bad = 0
+            while True:
+                b = c.recv(1 << 16)
+                if not b:
+                    break
+                want = pattern(got, len(b))
+                bad += sum(x != y for x, y in zip(b, want)) if b != want else 0
+                got += len(b)
+            result.append((got, bad))
+        finally:
+            ls.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def tcp_send(ip, port, nbytes):
+    with socket.create_connection((ip, port), timeout=60) as s:
+        s.sendall(pattern(0, nbytes))
+
+
+def ethtool_off(ifname):
+    """The host kernel hands the VF complete frames: segmented, checksums
+    done (an af_packet VF reads what the kernel gives it as is)."""
+    vm.sh("ethtool", "-K", ifname, "tx", "off", "tso", "off", "gso", "off", "gro", "off")
+
+
+@pytest.mark.parametrize("vf_kind", ["af_packet", "tap"])
+def test_tso_streams_both_ways_segmented_and_checksummed(image, workdir, procs, veth, vf_kind):
+    """-T: the guest's virtio-net sends 64 KB TCP segments with checksums
+    left to do. An af_packet VF can do neither: the relay segments them
+    (rte_gso) and computes every checksum; a net_tap VF does both itself
+    and gets them as mbuf flags. The host kernel checks each frame's
+    checksums (veth and tap deliver CHECKSUM_NONE) and its interface takes
+    no frame over 1514 bytes, so the stream arrives only if the relay's
+    frames are right; its bytes are compared with the pattern. The other
+    way, the guest receives a stream from the host. Nothing leaks."""
+    n, nbytes = 11 if vf_kind == "af_packet" else 12, 4 << 20
+    if vf_kind == "af_packet":
+        host, vfif = veth(n, 1500)
+        ethtool_off(host)
+        vf = "net_af_packet0,iface=%s,qpairs=1=0" % vfif
+        host_ip, mac = "10.99.%d.1" % n, "02:99:00:00:%02x:01" % n
+        mtu = None
+    else:
+        tap = vm.Tap(n)
+        vf, host_ip, mac, host = tap.vf(0), tap.host_ip, tap.mac, tap.name
+        # DPDK 22.11's net_tap refuses a TSO packet whose segments, with
+        # their Ethernet header, exceed its MTU (it compares a frame length
+        # with an L3 MTU): a guest MTU of 1400 keeps them under 1500.
+        mtu = 1400
+    d = start_daemon(workdir, procs, [vf], extra=["-T"])
+    if vf_kind == "tap":
+        tap.configure()
+    got = []
+    server = tcp_serve_check(host_ip, 5002, nbytes, got)
+    g = start_guest(procs, workdir, image, sock(workdir),
+                    ["tcprecv:5001:%d" % nbytes, "tcpsend:5002:%d" % nbytes, "stats"],
+                    n=n, peermac=mac, mtu=mtu, timeout=240)
+    ready = g.wait_marker("READY", 60)
+    features = str(ready["features"])     # bit 0 first; all ones and zeros
+    assert features[0] == "1" and features[11] == "1", ready  # CSUM, HOST_TSO4
+    g.wait_marker("TCPLISTEN", 60)
+    tcp_send("10.99.%d.2" % n, 5001, nbytes)
+    assert g.wait_marker("TCPRECV", 120) == {"bytes": nbytes, "bad": 0}
+    assert g.wait_marker("TCPSEND", 180) == {"bytes": nbytes}
+    server.join(60)
+    assert got == [(nbytes, 0)], got
+    stats = g.wait_marker("STATS", 30)
+    g.wait_exit()
+    r = d.wait_relay(0, lambda r: not r["vm_connected"] and r["pool_in_use"] ==
+                     (0 if vf_kind == "af_packet" else r["pool_in_use"]),
+                     what="VM gone, every mbuf back")
+    up = r["vm_to_vf"]
+    print("relay:", json.dumps(r), "\nguest:", stats)
+    # The guest really sent segments bigger than a frame...
+    assert up["rx_bytes"] / up["rx_pkts"] > 4000, up
+    # ...and every one of them went on, none dropped (the guest's counters
+    # were read before its last ACKs).
+    assert up["tx_pkts"] == up["rx_pkts"] >= stats["tx_packets"], (up, stats)
+    assert up["drop_oversize_pkts"] == up["drop_full_pkts"] == 0, up
+    with open("/sys/class/net/%s/statistics/rx_packets" % host) as f:
+        assert int(f.read()) >= nbytes // 1460, "the host got fewer frames than MSS-sized"
+    assert d.stop() == 0
+    if vf_kind == "af_packet":
+        assert "relay 0: all 8191 mbufs back in the pool" in d.log()
