@@ -104,7 +104,10 @@ static int segment(struct fwd_dir *d, struct rte_mbuf *m)
 	if (nb < 0)
 		return nb;
 	if (nb == 0) {
-		/* Small enough to go whole (rte_gso cleared its TCP_SEG). */
+		/* Its segment size covers it whole (rte_gso cleared its
+		 * TCP_SEG): fine if it is a frame the relay carries. */
+		if (rte_pktmbuf_pkt_len(m) > d->p.max_frame)
+			return -EINVAL;
 		d->staged[0] = m;
 		nb = 1;
 	} else {
