@@ -363,28 +363,36 @@ def veth():
         subprocess.run(["ip", "link", "del", host], stderr=subprocess.DEVNULL)
 
 
-@pytest.mark.xfail(reason=(
-    "jumbo frames are not in the daemon yet (issue 6, another engineer): with -J its mbuf "
-    "pool keeps 2 KB buffers, so a VF that takes 9000-byte frames cannot be set up "
-    "(net_af_packet: '9184 bytes will not fit in mbuf (2048 bytes)': the relay has no VF "
-    "and drops everything as unconnected). net_tap cannot be the VF here: in DPDK 22.11 it "
-    "caps the MTU at 1500 (max_rx_pktlen 1522) and its TX drops longer frames"), strict=False)
-def test_jumbo_mtu_9000_ping_8972_both_ways(image, workdir, procs, veth):
-    n, size = 9, 8972
-    host, vf = veth(n, 9000)
-    # One 9216-byte af_packet frame per 9000-byte MTU frame.
-    d = start_daemon(workdir, procs, ["net_af_packet0,iface=%s,qpairs=1,blocksz=36864,"
-                                      "framesz=9216,framecnt=128=0" % vf], extra=["-J"])
-    # host_mtu: the device offers VIRTIO_NET_F_MTU, the guest posts big buffers.
-    g = start_guest(procs, workdir, image, sock(workdir), ping_steps(3, size), n=n,
-                    peermac="02:99:00:00:%02x:01" % n, mtu=9000, device="host_mtu=9000")
-    assert g.wait_marker("PING", 90) == {"tx": 3, "rx": 3}
-    assert vm.host_ping("10.99.%d.2" % n, 3, size=size, extra=["-M", "do"]) == (3, 3)
+def test_jumbo_mtu_9000_ping_8972_both_ways(image, workdir, procs):
+    """-J -R: a guest with MTU 9000 pings with 8972-byte payloads. The VF
+    side is testpmd answering echo requests (icmpecho) on memif with 10 KB
+    buffers, so every request crosses the relay VM->VF and every reply
+    VF->VM as one 9014-byte frame, in 2 KB mbuf chains inside the relay.
+    (An af_packet VF cannot stand in: it needs each frame in one mbuf, and
+    the relay's are 2 KB; net_tap caps its MTU at 1500 in DPDK 22.11.)"""
+    n, size, count = 9, 8972, 5
+    mac = "02:99:00:00:%02x:01" % n
+    pmd = vm.Testpmd(workdir, [harness.memif_peer(workdir) + ",bsize=10240,mac=" + mac],
+                     ["--forward-mode=icmpecho", "--mbuf-size=10240"])
+    procs.append(pmd)
+    pmd.cmd("start")
+    d = start_daemon(workdir, procs, [harness.memif_vf(workdir) + ",bsize=10240=0"],
+                     extra=["-J", "-R"])
+    g = start_guest(procs, workdir, image, sock(workdir), ["ping:%d:%d" % (count, size), "stats"],
+                    n=n, peermac=mac, mtu=9000, device="host_mtu=9000")
+    assert g.wait_marker("PING", 90) == {"tx": count, "rx": count}
     stats = g.wait_marker("STATS", 30)
     g.wait_exit()
-    r = d.wait_relay(0, lambda r: not r["vm_connected"], what="VM gone")
-    assert_counts(r, [stats])
-    assert r["vm_to_vf"]["tx_bytes"] >= 6 * (size + 42), r
+    r = d.wait_relay(0, lambda r: not r["vm_connected"] and r["pool_in_use"] == 0,
+                     what="VM gone, every mbuf back")
+    frame = size + 8 + 20 + 14
+    for direction in ("vm_to_vf", "vf_to_vm"):
+        c = r[direction]
+        assert c["tx_pkts"] == c["rx_pkts"] >= count, r
+        assert c["tx_bytes"] >= count * frame, r
+        assert c["drop_full_pkts"] == c["drop_unconnected_pkts"] == c["drop_oversize_pkts"] == 0, r
+    assert stats["rx_bytes"] >= count * frame, stats
+    assert pmd.quit() == 0
     assert d.stop() == 0
 
 
