@@ -13,18 +13,7 @@
 #define POOL_MBUFS 8191
 #define POOL_CACHE 256
 
-int pool_choose_node(int vm_node, int vf_node, int worker_node)
-{
-	if (vm_node >= 0)
-		return vm_node;
-	if (vf_node >= 0)
-		return vf_node;
-	if (worker_node >= 0)
-		return worker_node;
-	return 0;
-}
-
-struct rte_mempool *pool_create(unsigned relay_id, int node)
+struct rte_mempool *pool_create(unsigned relay_id, int node, const char *why)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_mempool *mp;
@@ -39,7 +28,8 @@ struct rte_mempool *pool_create(unsigned relay_id, int node)
 			 "(too few free hugepages? see /sys/kernel/mm/hugepages)",
 			 relay_id, node, rte_strerror(rte_errno));
 	else
-		VLOG_INFO("relay %u: %u mbufs on NUMA node %d", relay_id, POOL_MBUFS, node);
+		VLOG_INFO("relay %u: %u mbufs on NUMA node %d: %s", relay_id, POOL_MBUFS, node,
+			  why);
 	return mp;
 }
 

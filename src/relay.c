@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mempool.h"
 #include "offload.h"
+#include "placement.h"
 #include "vhost.h"
 #include "worker.h"
 
@@ -150,15 +151,13 @@ static int least_loaded_worker(int node)
 	return best;
 }
 
-/* The NUMA node a relay's traffic lives on, as far as it is known: its
- * buffers', else its VM's memory, else its VF's; -1 if none is known. */
+/* The NUMA node a relay's workers are sought on (placement.h): its
+ * buffers', else its VM's memory's, else its VF's; its VF's first under
+ * VIRTIOFWD_CPU_NIC_SAME_NUMA; -1 if none is known. */
 static int relay_node(const struct relay *r)
 {
-	if (r->pool)
-		return r->pool->socket_id;
-	if (r->vm_node >= 0)
-		return r->vm_node;
-	return r->vf_node;
+	return placement_worker_node(r->pool ? r->pool->socket_id : -1, r->vm_node, r->vf_node,
+				     config->same_numa);
 }
 
 /* A direction gets its worker when it is first published, not when its
@@ -425,10 +424,12 @@ static struct rte_mempool *relay_pool(unsigned id, struct relay *r)
 		 * the worker the relay would be placed on, so that the two
 		 * agree. */
 		int w = r->worker[0] >= 0 ? r->worker[0] : choose_worker(id, r, 0);
-		int node = pool_choose_node(r->vm_node, r->vf_node,
-					    (int)rte_lcore_to_socket_id(worker_lcore((unsigned)w)));
+		const char *why;
+		int node = placement_pool_node(r->vm_node, r->vf_node,
+					       (int)rte_lcore_to_socket_id(worker_lcore((unsigned)w)),
+					       config->same_numa, &why);
 
-		r->pool = pool_create(id, node);
+		r->pool = pool_create(id, node, why);
 	}
 	return r->pool;
 }
@@ -677,6 +678,12 @@ int relay_vm_connected(int vid, const char *path)
 	VLOG_INFO("relay %u: VM connected on %s (vid %d, NUMA node %d, %u/%u queue pairs "
 		  "enabled)", id, path, vid, r->vm_node,
 		  count_bits(r->vq_enabled & 0x5555555555555555ULL), nr_vring / 2);
+	if (r->vm_node >= 0 && r->pool->socket_id != r->vm_node && !config->same_numa)
+		VLOG_WARN("relay %u: the VM's memory is on NUMA node %d, the relay's buffers "
+			  "on node %d (placed when the relay was first used; they stay): every "
+			  "packet is copied across nodes; give the VM memory on node %d "
+			  "(libvirt <numatune>)", id, r->vm_node, r->pool->socket_id,
+			  r->pool->socket_id);
 	relay_apply(id, r);
 out:
 	pthread_mutex_unlock(&relay_lock);
