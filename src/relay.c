@@ -640,6 +640,22 @@ int relay_remove_socket(unsigned id, char *err, size_t errlen)
 	return 0;
 }
 
+/* rte_vhost asks again after every message of a device it was refused:
+ * the reason is logged once per connection. */
+static bool refusal_logged[RTE_MAX_VHOST_DEVICE];
+
+void relay_vm_new_connection(int vid)
+{
+	if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE)
+		__atomic_store_n(&refusal_logged[vid], false, __ATOMIC_RELAXED);
+}
+
+static bool first_refusal(int vid)
+{
+	return vid < 0 || vid >= RTE_MAX_VHOST_DEVICE ||
+	       !__atomic_exchange_n(&refusal_logged[vid], true, __ATOMIC_RELAXED);
+}
+
 int relay_vm_connected(int vid, const char *path)
 {
 	struct relay *r;
@@ -650,14 +666,16 @@ int relay_vm_connected(int vid, const char *path)
 	pthread_mutex_lock(&relay_lock);
 	r = relay_by_path(path, &id);
 	if (!r) {
-		VLOG_ERR("vhost-user connection on %s, which belongs to no relay", path);
+		if (first_refusal(vid))
+			VLOG_ERR("vhost-user connection on %s, which belongs to no relay", path);
 		rc = -1;
 		goto out;
 	}
 	if (nr_vring > 2 * FWD_MAX_QUEUES) {
-		VLOG_ERR("relay %u: the VM asks for %u queue pairs; at most %u are "
-			 "supported (set queues=%u or fewer on the VM's netdev)",
-			 id, nr_vring / 2, FWD_MAX_QUEUES, FWD_MAX_QUEUES);
+		if (first_refusal(vid))
+			VLOG_ERR("relay %u: the VM asks for %u queue pairs; at most %u are "
+				 "supported (set queues=%u or fewer on the VM's netdev)",
+				 id, nr_vring / 2, FWD_MAX_QUEUES, FWD_MAX_QUEUES);
 		rc = -1;
 		goto out;
 	}

@@ -65,6 +65,9 @@ int relay_pin(unsigned id, int lcore_vf_to_vm, int lcore_vm_to_vf, char *err, si
  * them: it must not wait for workers, nor for the relay lock (whose holder
  * may be waiting for workers). It only records the change; the main thread
  * applies it in relay_process_events(). */
+/* A frontend connected; relay_vm_connected follows once it set its
+ * device up (and is retried after each message while it refuses). */
+void relay_vm_new_connection(int vid);
 int relay_vm_connected(int vid, const char *path);
 void relay_vm_disconnected(int vid);
 void relay_vm_vring(int vid, uint16_t vq, bool enable);

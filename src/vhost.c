@@ -36,6 +36,12 @@ static void on_destroy_device(int vid)
 	relay_vm_disconnected(vid);
 }
 
+static int on_new_connection(int vid)
+{
+	relay_vm_new_connection(vid);
+	return 0;
+}
+
 static int on_vring_state_changed(int vid, uint16_t queue_id, int enable)
 {
 	relay_vm_vring(vid, queue_id, enable != 0);
@@ -46,6 +52,7 @@ static const struct rte_vhost_device_ops vhost_ops = {
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
 	.vring_state_changed = on_vring_state_changed,
+	.new_connection = on_new_connection,
 };
 
 /* Owner and group names that do not exist on this host (the defaults name

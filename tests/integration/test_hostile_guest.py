@@ -23,7 +23,7 @@ from harness import memif_vf
 from test_control import assert_clean, flowing, sock, start_daemon
 from test_relay import vm_gone_and_pool_full
 from vhost_front import (DESC_F_NEXT, OUTSIDE, RING, RX, SET_MEM_TABLE, SET_VRING_NUM, TX,
-                         Frontend)
+                         Frontend, layout)
 
 ETH_TYPE = 0x88b5      # IEEE local experimental: no kernel traffic looks like it
 N = 40
@@ -83,7 +83,7 @@ def tx_outside_memory(d, guest, wire):
 
 def tx_chain_loops(d, guest, wire):
     for i in range(N):
-        guest.write_desc(TX, i, 0x200000 + 2048 * i, 64, DESC_F_NEXT, i)  # next = itself
+        guest.write_desc(TX, i, layout(TX)[3] + 2048 * i, 64, DESC_F_NEXT, i)  # next = itself
     guest.publish(TX, range(N))
     return "guest -> VF"
 

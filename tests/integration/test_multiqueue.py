@@ -1,13 +1,20 @@
 """Multiqueue virtio: VF->VM traffic spread over the guest's RX queues by
 flow (each flow on one queue, in order), VM->VF taken from every TX queue.
-virtio_user allows at most 8 queue pairs (DPDK's VIRTIO_MAX_VIRTQUEUE_PAIRS);
-the VM suite covers QEMU guests."""
+virtio_user allows at most 8 queue pairs (DPDK's VIRTIO_MAX_VIRTQUEUE_PAIRS):
+32 are tested with tests/integration/vhost_front.py; the VM suite covers
+QEMU guests."""
 import json
 import os
+import struct
+import time
 
 import pytest
 
 from harness import Daemon, Peer, memif_peer, memif_vf
+from test_control import sock, start_daemon
+from test_hostile_guest import Wire, frame
+from test_relay import vm_gone_and_pool_full
+from vhost_front import RING, Frontend
 
 N = 4000
 
@@ -42,4 +49,83 @@ def test_multiqueue_every_queue_carries_traffic_flows_in_order(workdir, procs, q
     assert r["vm_to_vf"]["tx_pkts"] == N and r["vf_to_vm"]["tx_pkts"] == N
     vm.stop()
     d.wait_relay(0, lambda r: not r["vm_connected"] and r["pool_in_use"] == 0)
+    assert d.stop() == 0
+
+
+def udp_frame(flow, seq):
+    """An IPv4/UDP frame of flow `flow` (its source port): the relay's flow
+    hash spreads such flows over the guest's RX queues."""
+    payload = struct.pack("!HH", flow, seq) + bytes((flow + seq + k) & 0xff for k in range(60))
+    udp = struct.pack("!HHHH", 1024 + flow, 4789, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     bytes([10, 1, 0, 1]), bytes([10, 2, 0, 1]))
+    return bytes.fromhex("020000000002" "020000000001" "0800") + ip + udp
+
+
+def test_32_queue_pairs_every_queue_both_ways(workdir, procs, veths):
+    """The most queue pairs a relay takes, with a vhost-user frontend of
+    ours (virtio_user stops at 8): every TX queue's frames reach the VF in
+    the order of their queue, and VF frames of 512 flows are spread over
+    all 32 RX queues, each flow on one queue, in order. Byte for byte, both
+    ways: af_packet VF, raw socket on the far veth."""
+    pairs, flows, per_flow = 32, 512, 2
+    vf_if, far_if = veths[0]
+    d = start_daemon(workdir, procs, ["-P", "net_af_packet0,iface=%s=0" % vf_if])
+    wire = Wire(far_if)
+    guest = Frontend(sock(workdir, 0), pairs=pairs).start()
+    r = d.wait_relay(0, lambda r: r["guest_rx_queues"] == pairs and
+                     r["guest_tx_queues"] == pairs and r["vf_to_vm"]["active"] and
+                     r["vm_to_vf"]["active"], what="%d queue pairs enabled" % pairs)
+
+    sent = {p: [frame(p * 100 + i, 60 + 30 * i, p) for i in range(4)] for p in range(pairs)}
+    for p in range(pairs):
+        guest.transmit(sent[p], pair=p)
+    got = wire.receive(4 * pairs)
+    assert sorted(got) == sorted(f for fs in sent.values() for f in fs), \
+        "guest -> VF frames not relayed exactly"
+    for p in range(pairs):
+        assert [f for f in got if f in sent[p]] == sent[p], "TX queue %d reordered" % p
+
+    for p in range(pairs):
+        guest.offer_rx_buffers(RING - 1, pair=p)
+    back = [udp_frame(f, s) for s in range(per_flow) for f in range(flows)]
+    wire.send(back)
+    per_queue, total, deadline = {p: [] for p in range(pairs)}, 0, time.time() + 10
+    while total < len(back) and time.time() < deadline:
+        for p in range(pairs):
+            new = guest.received(timeout=0, want=0, pair=p)
+            per_queue[p] += new
+            total += len(new)
+        time.sleep(0.05)
+    assert sorted(f for fs in per_queue.values() for f in fs) == sorted(back), \
+        "VF -> guest frames not relayed exactly (%d of %d)" % (total, len(back))
+    assert all(per_queue[p] for p in range(pairs)), \
+        "RX queues without traffic: %s" % [p for p in range(pairs) if not per_queue[p]]
+    for p, fs in per_queue.items():
+        for f in {struct.unpack("!H", x[42:44])[0] for x in fs}:
+            mine = [x for x in fs if struct.unpack("!H", x[42:44])[0] == f]
+            assert mine == [udp_frame(f, s) for s in range(per_flow)], \
+                "flow %d split or reordered on RX queue %d" % (f, p)
+    guest.close()
+    d.wait_relay(0, vm_gone_and_pool_full, what="guest gone, every mbuf back")
+    assert d.stop() == 0
+
+
+def test_a_guest_asking_for_33_queue_pairs_is_refused_clearly(workdir, procs):
+    d = start_daemon(workdir, procs, [])
+    guest = Frontend(sock(workdir, 0), pairs=33).start()
+    want = "the VM asks for 33 queue pairs; at most 32 are supported"
+    deadline = time.time() + 10
+    while want not in d.log():
+        assert time.time() < deadline, "no refusal logged:\n" + d.log()[-2000:]
+        time.sleep(0.1)
+    assert not d.relay(0)["vm_connected"]
+    time.sleep(0.5)
+    assert d.log().count(want) == 1, "the refusal is said once per connection"
+    guest.close()
+    # The daemon serves the next guest on that socket.
+    good = Frontend(sock(workdir, 0), pairs=2).start()
+    d.wait_relay(0, lambda r: r["vm_connected"] and r["guest_rx_queues"] == 2,
+                 what="a guest with 2 queue pairs connected")
+    good.close()
     assert d.stop() == 0

@@ -3,9 +3,11 @@ spec, with a guest's split virtqueues in a memfd it shares: a guest the
 tests control down to each descriptor, so that they can misbehave on
 purpose where QEMU and virtio_user never would.
 
-One queue pair, no offloads, no protocol features (rings start enabled
-at SET_VRING_KICK), a 10-byte legacy virtio-net header. Queue 0 is the
-guest's RX (the relay writes VF->VM frames into it), queue 1 its TX."""
+One queue pair by default, or as many as asked (every virtqueue is made
+before any is started, so the backend sees them all at once); no
+offloads, no protocol features (rings start enabled at SET_VRING_KICK), a
+10-byte legacy virtio-net header. Virtqueue 2p is the guest's RX queue of
+pair p (the relay writes VF->VM frames into it), 2p+1 its TX queue."""
 import mmap
 import os
 import socket
@@ -24,17 +26,23 @@ NET_HDR_LEN = 10           # struct virtio_net_hdr, legacy, no mergeable buffers
 
 RING = 256
 BUF = 2048
-MEM_SIZE = 4 << 20
 GUEST_VA = 0x7f0000000000  # what this "QEMU" says its mapping is at
-RX, TX = 0, 1
-# Each queue: descriptors, avail and used rings on their own pages, then
-# the buffers. Offsets in the memfd are guest physical addresses.
-LAYOUT = {RX: (0x0000, 0x1000, 0x2000, 0x100000), TX: (0x4000, 0x5000, 0x6000, 0x200000)}
+RX, TX = 0, 1              # the virtqueues of pair 0
+# Each virtqueue: descriptors, avail and used rings on their own pages,
+# then a buffer per descriptor. Offsets in the memfd are guest physical
+# addresses.
+QUEUE_SPAN = 0x4000 + RING * BUF
 OUTSIDE = 0x10_0000_0000   # a guest physical address no region covers
 
 
+def layout(q):
+    """(descriptors, avail ring, used ring, buffers) of virtqueue q."""
+    base = q * QUEUE_SPAN
+    return base, base + 0x1000, base + 0x2000, base + 0x4000
+
+
 class Frontend:
-    def __init__(self, path, timeout=10):
+    def __init__(self, path, timeout=10, pairs=1):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         deadline = time.time() + timeout
         while True:
@@ -45,13 +53,15 @@ class Frontend:
                 if time.time() > deadline:
                     raise
                 time.sleep(0.1)
+        self.vqs = range(2 * pairs)
+        self.mem_size = 2 * pairs * QUEUE_SPAN
         self.memfd = os.memfd_create("guest-ram")
-        os.ftruncate(self.memfd, MEM_SIZE)
-        self.mem = mmap.mmap(self.memfd, MEM_SIZE)
-        self.kick = {q: os.eventfd(0, os.EFD_NONBLOCK) for q in (RX, TX)}
-        self.call = {q: os.eventfd(0, os.EFD_NONBLOCK) for q in (RX, TX)}
-        self.avail_idx = {RX: 0, TX: 0}   # what we published
-        self.used_seen = {RX: 0, TX: 0}   # what we consumed of the used rings
+        os.ftruncate(self.memfd, self.mem_size)
+        self.mem = mmap.mmap(self.memfd, self.mem_size)
+        self.kick = {q: os.eventfd(0, os.EFD_NONBLOCK) for q in self.vqs}
+        self.call = {q: os.eventfd(0, os.EFD_NONBLOCK) for q in self.vqs}
+        self.avail_idx = {q: 0 for q in self.vqs}   # what we published
+        self.used_seen = {q: 0 for q in self.vqs}   # what we consumed of the used rings
 
     # ---- the vhost-user channel ----
 
@@ -85,11 +95,12 @@ class Frontend:
         self.offered = self.recv_u64()
         self.send(SET_FEATURES, struct.pack("<Q", 0))
         self.send(SET_MEM_TABLE, struct.pack("<II", 1, 0) +
-                  struct.pack("<QQQQ", 0, MEM_SIZE, GUEST_VA, 0), [self.memfd])
-        for q in (RX, TX):
-            desc, avail, used, _bufs = LAYOUT[q]
-            self.mem[avail:avail + 2] = struct.pack("<H", AVAIL_F_NO_INTERRUPT)
+                  struct.pack("<QQQQ", 0, self.mem_size, GUEST_VA, 0), [self.memfd])
+        for q in self.vqs:
             self.send(SET_VRING_NUM, struct.pack("<II", q, RING))
+        for q in self.vqs:
+            desc, avail, used, _bufs = layout(q)
+            self.mem[avail:avail + 2] = struct.pack("<H", AVAIL_F_NO_INTERRUPT)
             self.send(SET_VRING_BASE, struct.pack("<II", q, 0))
             self.send(SET_VRING_ADDR, struct.pack("<IIQQQQ", q, 0, GUEST_VA + desc,
                                                   GUEST_VA + used, GUEST_VA + avail, 0))
@@ -109,13 +120,13 @@ class Frontend:
     # ---- the guest's side of the rings ----
 
     def write_desc(self, q, i, addr, length, flags=0, nxt=0):
-        base = LAYOUT[q][0] + 16 * i
+        base = layout(q)[0] + 16 * i
         self.mem[base:base + 16] = struct.pack("<QIHH", addr, length, flags, nxt)
 
     def publish(self, q, heads, idx=None):
         """Puts descriptor heads on the avail ring and moves its index (to
         idx, if given: a guest may write any number there)."""
-        avail = LAYOUT[q][1]
+        avail = layout(q)[1]
         for h in heads:
             slot = avail + 4 + 2 * (self.avail_idx[q] % RING)
             self.mem[slot:slot + 2] = struct.pack("<H", h)
@@ -125,47 +136,50 @@ class Frontend:
         self.mem[avail + 2:avail + 4] = struct.pack("<H", self.avail_idx[q])
 
     def used_idx(self, q):
-        used = LAYOUT[q][2]
+        used = layout(q)[2]
         return struct.unpack("<H", self.mem[used + 2:used + 4])[0]
 
-    def transmit(self, frames):
+    def transmit(self, frames, pair=0):
         """Frames out of the guest, one descriptor each (header + frame)."""
-        bufs = LAYOUT[TX][3]
+        q = 2 * pair + 1
+        bufs = layout(q)[3]
         heads = []
         for k, frame in enumerate(frames):
-            i = (self.avail_idx[TX] + k) % RING
+            i = (self.avail_idx[q] + k) % RING
             addr = bufs + BUF * i
             self.mem[addr:addr + NET_HDR_LEN + len(frame)] = bytes(NET_HDR_LEN) + frame
-            self.write_desc(TX, i, addr, NET_HDR_LEN + len(frame))
+            self.write_desc(q, i, addr, NET_HDR_LEN + len(frame))
             heads.append(i)
-        self.publish(TX, heads)
+        self.publish(q, heads)
 
-    def offer_rx_buffers(self, n, addr_of=None):
+    def offer_rx_buffers(self, n, addr_of=None, pair=0):
         """n writable buffers for the relay to fill; addr_of(i) may point
         them anywhere."""
-        bufs = LAYOUT[RX][3]
+        q = 2 * pair
+        bufs = layout(q)[3]
         heads = []
         for k in range(n):
-            i = (self.avail_idx[RX] + k) % RING
+            i = (self.avail_idx[q] + k) % RING
             addr = addr_of(i) if addr_of else bufs + BUF * i
-            self.write_desc(RX, i, addr, BUF, DESC_F_WRITE)
+            self.write_desc(q, i, addr, BUF, DESC_F_WRITE)
             heads.append(i)
-        self.publish(RX, heads)
+        self.publish(q, heads)
 
-    def received(self, timeout=5, want=1):
+    def received(self, timeout=5, want=1, pair=0):
         """Frames the relay put in the guest's RX ring since the last
         call, without their virtio-net header."""
-        used = LAYOUT[RX][2]
+        q = 2 * pair
+        used = layout(q)[2]
         deadline = time.time() + timeout
-        while ((self.used_idx(RX) - self.used_seen[RX]) & 0xffff) < want and \
+        while ((self.used_idx(q) - self.used_seen[q]) & 0xffff) < want and \
                 time.time() < deadline:
             time.sleep(0.01)
         frames = []
-        while self.used_seen[RX] != self.used_idx(RX):
-            slot = used + 4 + 8 * (self.used_seen[RX] % RING)
+        while self.used_seen[q] != self.used_idx(q):
+            slot = used + 4 + 8 * (self.used_seen[q] % RING)
             head, length = struct.unpack("<II", self.mem[slot:slot + 8])
-            d = LAYOUT[RX][0] + 16 * head
+            d = layout(q)[0] + 16 * head
             addr = struct.unpack("<Q", self.mem[d:d + 8])[0]
             frames.append(bytes(self.mem[addr + NET_HDR_LEN:addr + length]))
-            self.used_seen[RX] = (self.used_seen[RX] + 1) & 0xffff
+            self.used_seen[q] = (self.used_seen[q] + 1) & 0xffff
         return frames
