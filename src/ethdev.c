@@ -241,13 +241,6 @@ int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu, bool offl
 	return rc;
 }
 
-bool vf_replaced(uint16_t port)
-{
-	unsigned now = iface_now(port);
-
-	return now && now != probed_iface[port].ifindex;
-}
-
 /* Stops, closes and removes the device of one port. */
 static void port_remove(uint16_t port)
 {
@@ -368,11 +361,14 @@ void vf_detach(uint16_t port)
 		bond_remove(port, members, (unsigned)n);
 }
 
-bool vf_link_up(uint16_t port)
+bool vf_link_up(uint16_t port, bool *replaced)
 {
 	struct rte_eth_link link;
+	unsigned now = iface_now(port);
 
-	if (probed_iface[port].ifindex && iface_now(port) != probed_iface[port].ifindex)
+	if (replaced)
+		*replaced = now && now != probed_iface[port].ifindex;
+	if (probed_iface[port].ifindex && now != probed_iface[port].ifindex)
 		return false;
 	return rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
 }
@@ -391,7 +387,7 @@ bool vf_bond_active(uint16_t port, char *name, size_t len)
 
 	name[0] = '\0';
 	/* -1 for a port that is not a bond. */
-	if (rte_eth_bond_mode_get(port) != BONDING_MODE_ACTIVE_BACKUP || !vf_link_up(port))
+	if (rte_eth_bond_mode_get(port) != BONDING_MODE_ACTIVE_BACKUP || !vf_link_up(port, NULL))
 		return false;
 	member = rte_eth_bond_primary_get(port);
 	if (member < 0 || rte_eth_dev_get_name_by_port((uint16_t)member, n) != 0)

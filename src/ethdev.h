@@ -12,7 +12,6 @@
  *   vf_start(port) / vf_stop(port)          the VF runs only while its VM is there
  *   vf_detach(port)                          stop, close, remove the device (a
  *                                            bond: then its members)
- *   vf_replaced(port)                        its interface was made anew
  *   vf_source / vf_sink                      the hot-path ends of a fwd_dir
  *
  * A bond is configured, started and stopped as one port: it configures and
@@ -49,12 +48,12 @@ uint64_t vf_tx_offloads(uint16_t port);
 int vf_start(uint16_t port, char *err, size_t errlen);
 void vf_stop(uint16_t port);
 void vf_detach(uint16_t port);
-bool vf_link_up(uint16_t port);
-/* The interface behind port (net_af_packet's iface=) was deleted and made
- * again since the probe: the port is bound to the old one, and only
- * detaching and attaching it anew follows the new one. (While it is gone,
- * vf_link_up says down.) */
-bool vf_replaced(uint16_t port);
+/* Whether port's link is up, and in *replaced (if not NULL) whether the
+ * interface behind it (net_af_packet's iface=) was deleted and made again
+ * since the probe: the port is bound to the old one, and only detaching
+ * and attaching it anew follows the new one. While it is gone the link
+ * is down. */
+bool vf_link_up(uint16_t port, bool *replaced);
 /* Frames the VF could not take in since it was attached: its RX ring was
  * full (imissed) or it had no mbuf (rx_nombuf). Where backpressure from a
  * guest that does not keep up ends as drops. */

@@ -762,7 +762,7 @@ void relay_vm_vring(int vid, uint16_t vq, bool enable)
 
 /* Follows the link of started VFs (a change republishes VM->VF), and which
  * member of a bond carries its traffic. */
-/* The VF's interface was made anew (vf_replaced): detach the port bound
+/* The VF's interface was made anew (vf_link_up): detach the port bound
  * to the old one and attach the same devargs again, pool and relay kept. */
 static void reprobe_vf(unsigned id, struct relay *r)
 {
@@ -785,7 +785,8 @@ static void reprobe_vf(unsigned id, struct relay *r)
 static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 {
 	char active[RELAY_DEV_NAME_MAX];
-	bool up = vf_link_up(r->port);
+	bool replaced;
+	bool up = vf_link_up(r->port, &replaced);
 
 	/* An active-backup bond fails over on its own: tell where its
 	 * traffic went. */
@@ -806,7 +807,7 @@ static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 		VLOG_INFO("relay %u: VF %s link %s", id, r->vf_dev, up ? "up" : "down");
 		relay_apply(id, r);
 	}
-	if (!up && vf_replaced(r->port)) {
+	if (!up && replaced) {
 		reprobe_vf(id, r);
 		return;
 	}
