@@ -28,6 +28,8 @@ instructions true` says "not supported"), so instructions per packet are
 not reported; cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
+VFWD_BENCH_ARGS adds daemon options (e.g. "-R": mergeable RX buffers, as
+testpmd's net_vhost negotiates them).
 Writes bench/results/latest.{md,json,png} (smoke.* with --smoke); a full
 run also copies the table and plot to docs/benchmark.md and .png."""
 import argparse
@@ -140,7 +142,8 @@ class Ours:
     name = "ours"
 
     def __init__(self, n_relays=1):
-        args = ["-C", "1", "-M", "0", "--server", "-V", WORK, "-l", "5"]
+        args = ["-C", "1", "-M", "0", "--server", "-V", WORK, "-l", "5"] + \
+            os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
             args += ["-P", "%s=%d" % (memif("client", i), i)]
         self.d = harness.Daemon(WORK, args, timeout=120)
