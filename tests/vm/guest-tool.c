@@ -13,8 +13,8 @@
  *                                          turn (one flow per port); prints
  *                                          "sent=N errors=E"
  *   vfwd-guest-tool tcpsend DST_IP PORT BYTES
- *                                          connect, send BYTES of pattern(), close;
- *                                          prints "bytes=N"
+ *                                          connect, send BYTES of pattern(), wait
+ *                                          for the peer to close; prints "bytes=N"
  *   vfwd-guest-tool tcprecv PORT BYTES     accept one connection, read it to its
  *                                          end, checking each byte against
  *                                          pattern(); prints "bytes=N bad=B"
@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static int ethtool(const char *ifname, void *cmd)
@@ -164,6 +165,16 @@ static int tcpsend(const char *dst, unsigned port, unsigned long bytes)
 			return 1;
 		}
 		off += (unsigned long)k;
+	}
+	/* Written is not delivered: wait for the peer to close after our
+	 * end of stream, which it sees only once it has every byte (the
+	 * guest powers off next, and would take the unsent rest with it). */
+	shutdown(fd, SHUT_WR);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 120 },
+		   sizeof(struct timeval));
+	if (read(fd, buf, 1) != 0) {
+		fprintf(stderr, "tcpsend: the peer did not close: %s\n", strerror(errno));
+		return 1;
 	}
 	close(fd);
 	printf("bytes=%lu\n", off);

@@ -27,7 +27,7 @@
 #                     destination port 9000..; one sender per CPU, pinned:
 #                     VFWD-UDP sent= errors=
 #   tcpsend:PORT:BYTES  send BYTES of the test pattern over TCP to the peer's
-#                     PORT: VFWD-TCPSEND bytes=N
+#                     PORT, wait for it to close: VFWD-TCPSEND bytes=N
 #   tcprecv:PORT:BYTES  VFWD-TCPLISTEN once listening on PORT, then take one
 #                     connection and check it against the pattern:
 #                     VFWD-TCPRECV bytes=N bad=B

@@ -594,6 +594,7 @@ def tcp_serve_check(ip, port, nbytes, result):
                 want = pattern(got, len(b))
                 bad += sum(x != y for x, y in zip(b, want)) if b != want else 0
                 got += len(b)
+            c.close()               # the sender waits for this: all arrived
             result.append((got, bad))
         finally:
             ls.close()
