@@ -27,6 +27,31 @@ static void check_refusal(int rc, const struct req_err *err)
  * number 0 from a non-minimal varint key (0x82 0x00) but refuses the
  * 0x02 it packs it as (regressions/ctl_req/unknown-field-0). The daemon
  * ignores unknown fields and never packs a request. */
+static bool has_unknown_fields(const ProtobufCMessage *m)
+{
+	if (m->n_unknown_fields)
+		return true;
+	for (unsigned i = 0; i < m->descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
+		const char *at = (const char *)m + f->offset;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t count = *(const size_t *)((const char *)m + f->quantifier_offset);
+			ProtobufCMessage *const *sub = *(ProtobufCMessage *const *const *)at;
+
+			for (size_t k = 0; k < count; k++)
+				if (has_unknown_fields(sub[k]))
+					return true;
+		} else if (*(ProtobufCMessage *const *)at &&
+			   has_unknown_fields(*(ProtobufCMessage *const *)at)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void repack(const ProtobufCMessage *m)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
@@ -35,7 +60,8 @@ static void repack(const ProtobufCMessage *m)
 
 	FUZZ_CHECK(buf);
 	FUZZ_CHECK(protobuf_c_message_pack(m, buf) == n);
-	if (m->n_unknown_fields == 0) {
+	/* Unknown fields anywhere, nested messages included. */
+	if (!has_unknown_fields(m)) {
 		again = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
 		FUZZ_CHECK(again);
 		protobuf_c_message_free_unpacked(again, NULL);
