@@ -221,16 +221,22 @@ static uint16_t enabled_queues(uint64_t bits, bool guest_tx, uint16_t *out)
 	return n;
 }
 
+static uint16_t relay_mtu(void)
+{
+	return config->jumbo ? 9000 : RTE_ETHER_MTU;
+}
+
+/* What a VF is set to: the jumbo MTU, or 0 to leave its own. */
 static uint16_t vf_mtu(void)
 {
-	return config->jumbo ? 9000 : 0;
+	return config->jumbo ? relay_mtu() : 0;
 }
 
 /* The longest frame a relay carries: its MTU's worth of payload behind an
  * Ethernet header and up to two VLAN tags (QinQ). */
 static uint32_t relay_max_frame(void)
 {
-	return (config->jumbo ? 9000 : RTE_ETHER_MTU) + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN;
+	return relay_mtu() + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN;
 }
 
 /* A PCI VF runs exactly while its VM is there: the NIC drops what comes

@@ -147,6 +147,16 @@ static uint64_t sum_bytes(struct rte_mbuf *const *pkts, uint16_t n, uint32_t *lo
 	return bytes;
 }
 
+/* Frees m, counted as oversize; its length. */
+static uint32_t drop_one_oversize(struct fwd_dir *d, struct rte_mbuf *m)
+{
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+
+	count_drop(d, FWD_DROP_OVERSIZE, 1, len);
+	rte_pktmbuf_free(m);
+	return len;
+}
+
 /* Drops the frames of pkts[0..n) longer than the relay's MTU allows,
  * counted oversize, rather than have the destination cut or refuse them.
  * Returns how many are left, in order at the front; *bytes follows. */
@@ -156,16 +166,11 @@ static uint16_t drop_oversize(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_
 	uint16_t kept = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
-
-		if (len <= d->p.max_frame ||
-		    (d->p.tso && (pkts[i]->ol_flags & RTE_MBUF_F_TX_TCP_SEG))) {
+		if (rte_pktmbuf_pkt_len(pkts[i]) <= d->p.max_frame ||
+		    (d->p.tso && (pkts[i]->ol_flags & RTE_MBUF_F_TX_TCP_SEG)))
 			pkts[kept++] = pkts[i];
-			continue;
-		}
-		count_drop(d, FWD_DROP_OVERSIZE, 1, len);
-		*bytes -= len;
-		rte_pktmbuf_free(pkts[i]);
+		else
+			*bytes -= drop_one_oversize(d, pkts[i]);
 	}
 	return kept;
 }
@@ -219,14 +224,10 @@ static bool send_held(struct fwd_dir *d)
 		return true;
 	}
 	if (unlikely(d->unplaceable)) {
-		uint32_t len = rte_pktmbuf_pkt_len(d->held[sent]);
-
 		d->unplaceable = false;
-		count_drop(d, FWD_DROP_OVERSIZE, 1, len);
-		rte_pktmbuf_free(d->held[sent]);
+		left_bytes -= drop_one_oversize(d, d->held[sent]);
 		sent++;
 		left--;
-		left_bytes -= len;
 		if (left == 0) {
 			set_held(d, 0, 0);
 			return true;
@@ -296,6 +297,7 @@ static int worker_main(void *arg)
 			struct poll_slot *slot;
 			struct fwd_dir *d;
 			uint64_t rx_before, now;
+			bool moved;
 
 			if (prev < list->next_poll[i])
 				continue;
@@ -305,26 +307,24 @@ static int worker_main(void *arg)
 			fwd_poll(d);
 			now = rte_rdtsc();
 			polled = true;
+			moved = d->counters.rx_pkts != rx_before;
 			STATS_ADD(d->counters.polls, 1);
-			if (d->counters.rx_pkts != rx_before || d->nb_held > 0) {
-				if (d->counters.rx_pkts != rx_before)
-					charge_busy(w, d, now - prev);
+			if (moved)
+				charge_busy(w, d, now - prev);
+			if (moved || d->nb_held > 0)
 				slot->last_busy = now;
-			} else if (now - slot->last_busy > dormant_after_tsc) {
+			else if (now - slot->last_busy > dormant_after_tsc)
 				list->next_poll[i] = now + dormant_poll_tsc;
-			}
 			prev = now;
 		}
 		if (!polled)
 			prev = rte_rdtsc();
 		STATS_ADD(w->loops, 1);
 		rte_rcu_qsbr_quiescent(qsbr, w->id);
-		if (list->n == 0) {
+		if (list->n == 0)
 			/* Nothing to poll: let the core breathe a little
 			 * without leaving the quiescent-state protocol. */
 			rte_pause();
-			prev = rte_rdtsc();
-		}
 	}
 	rte_rcu_qsbr_thread_offline(qsbr, w->id);
 	return 0;

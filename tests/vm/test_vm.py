@@ -573,7 +573,7 @@ def pattern(off, n):
     return bytes(((i * 131 + (i >> 11)) & 0xff) for i in range(off, off + n))
 
 
-def tcp_serve_check(ip, port, nbytes, result):
+def tcp_serve_check(ip, port, result):
     """Accepts one connection on ip:port and checks it against pattern():
     result gets (bytes, bad bytes)."""
     ls = socket.socket()
@@ -640,7 +640,7 @@ def test_tso_streams_both_ways_segmented_and_checksummed(image, workdir, procs, 
     if vf_kind == "tap":
         tap.configure()
     got = []
-    server = tcp_serve_check(host_ip, 5002, nbytes, got)
+    server = tcp_serve_check(host_ip, 5002, got)
     g = start_guest(procs, workdir, image, sock(workdir),
                     ["tcprecv:5001:%d" % nbytes, "tcpsend:5002:%d" % nbytes, "stats"],
                     n=n, peermac=mac, timeout=240)
