@@ -7,7 +7,12 @@ One queue pair by default, or as many as asked (every virtqueue is made
 before any is started, so the backend sees them all at once); no
 offloads, no protocol features (rings start enabled at SET_VRING_KICK), a
 10-byte legacy virtio-net header. Virtqueue 2p is the guest's RX queue of
-pair p (the relay writes VF->VM frames into it), 2p+1 its TX queue."""
+pair p (the relay writes VF->VM frames into it), 2p+1 its TX queue.
+
+It also plays QEMU's part in a live migration: dirty-page logging
+(start_logging, dirty_pages), stopping a ring (get_vring_base), and a
+destination that takes over the guest's memory and ring positions
+(Frontend(..., resume=source))."""
 import mmap
 import os
 import socket
@@ -17,8 +22,12 @@ import time
 # vhost-user requests (docs/interop/vhost-user.rst)
 SET_OWNER, GET_FEATURES, SET_FEATURES = 3, 1, 2
 SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
-SET_VRING_KICK, SET_VRING_CALL = 12, 13
+GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL = 11, 12, 13
+SET_LOG_BASE = 6
 VERSION, REPLY = 0x1, 0x4
+F_LOG_ALL = 1 << 26        # VHOST_F_LOG_ALL: the backend logs what it writes
+VRING_F_LOG = 1            # SET_VRING_ADDR flag: log the used ring's writes
+LOG_PAGE = 4096            # one bit of the dirty log per page of guest memory
 
 DESC_F_NEXT, DESC_F_WRITE = 1, 2
 AVAIL_F_NO_INTERRUPT = 1
@@ -42,7 +51,7 @@ def layout(q):
 
 
 class Frontend:
-    def __init__(self, path, timeout=10, pairs=1):
+    def __init__(self, path, timeout=10, pairs=1, resume=None):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         deadline = time.time() + timeout
         while True:
@@ -62,6 +71,15 @@ class Frontend:
         self.call = {q: os.eventfd(0, os.EFD_NONBLOCK) for q in self.vqs}
         self.avail_idx = {q: 0 for q in self.vqs}   # what we published
         self.used_seen = {q: 0 for q in self.vqs}   # what we consumed of the used rings
+        self.base = {q: 0 for q in self.vqs}        # where the backend starts each ring
+        self.stopped_at = {}                        # where it stopped each (GET_VRING_BASE)
+        self.features = 0
+        if resume:
+            # A migration's destination: the guest's memory as the source
+            # left it, each ring going on where the source stopped it.
+            self.mem[:] = resume.mem[:]
+            self.avail_idx, self.used_seen = dict(resume.avail_idx), dict(resume.used_seen)
+            self.base = dict(resume.stopped_at)
 
     # ---- the vhost-user channel ----
 
@@ -72,11 +90,14 @@ class Frontend:
         else:
             self.sock.sendall(msg)
 
-    def recv_u64(self):
+    def recv_reply(self, size):
         hdr = self._recv_exact(12)
-        _req, flags, size = struct.unpack("<III", hdr)
-        assert flags & REPLY and size == 8, (flags, size)
-        return struct.unpack("<Q", self._recv_exact(8))[0]
+        _req, flags, got = struct.unpack("<III", hdr)
+        assert flags & REPLY and got == size, (flags, got)
+        return self._recv_exact(size)
+
+    def recv_u64(self):
+        return struct.unpack("<Q", self.recv_reply(8))[0]
 
     def _recv_exact(self, n):
         data = b""
@@ -93,7 +114,7 @@ class Frontend:
         self.send(SET_OWNER)
         self.send(GET_FEATURES)
         self.offered = self.recv_u64()
-        self.send(SET_FEATURES, struct.pack("<Q", 0))
+        self.send(SET_FEATURES, struct.pack("<Q", self.features))
         self.send(SET_MEM_TABLE, struct.pack("<II", 1, 0) +
                   struct.pack("<QQQQ", 0, self.mem_size, GUEST_VA, 0), [self.memfd])
         for q in self.vqs:
@@ -101,12 +122,50 @@ class Frontend:
         for q in self.vqs:
             desc, avail, used, _bufs = layout(q)
             self.mem[avail:avail + 2] = struct.pack("<H", AVAIL_F_NO_INTERRUPT)
-            self.send(SET_VRING_BASE, struct.pack("<II", q, 0))
-            self.send(SET_VRING_ADDR, struct.pack("<IIQQQQ", q, 0, GUEST_VA + desc,
-                                                  GUEST_VA + used, GUEST_VA + avail, 0))
+            self.send(SET_VRING_BASE, struct.pack("<II", q, self.base[q]))
+            self.set_vring_addr(q)
             self.send(SET_VRING_CALL, struct.pack("<Q", q), [self.call[q]])
             self.send(SET_VRING_KICK, struct.pack("<Q", q), [self.kick[q]])
         return self
+
+    def set_vring_addr(self, q, flags=0):
+        desc, avail, used, _bufs = layout(q)
+        # the last address is the used ring's guest physical one, for its log
+        self.send(SET_VRING_ADDR, struct.pack("<IIQQQQ", q, flags, GUEST_VA + desc,
+                                              GUEST_VA + used, GUEST_VA + avail, used))
+
+    # ---- a live migration, as QEMU's source side runs it ----
+
+    def start_logging(self):
+        """What QEMU does when a migration starts: share a log (a bit per
+        page), ask the backend to log every write, the used rings too."""
+        pages = (self.mem_size + LOG_PAGE - 1) // LOG_PAGE
+        self.log_size = (pages + 7) // 8
+        self.logfd = os.memfd_create("dirty-log")
+        os.ftruncate(self.logfd, mmap.PAGESIZE * ((self.log_size + mmap.PAGESIZE - 1) //
+                                                  mmap.PAGESIZE))
+        self.log = mmap.mmap(self.logfd, self.log_size)
+        self.send(SET_LOG_BASE, struct.pack("<QQ", self.log_size, 0), [self.logfd])
+        self.recv_reply(0)
+        self.features |= F_LOG_ALL
+        self.send(SET_FEATURES, struct.pack("<Q", self.features))
+        for q in self.vqs:
+            self.set_vring_addr(q, VRING_F_LOG)
+
+    def dirty_pages(self):
+        """The pages the backend marked written, as page numbers."""
+        log = bytes(self.log)
+        return {8 * i + b for i, byte in enumerate(log) for b in range(8) if byte >> b & 1}
+
+    def get_vring_base(self, q):
+        """Stops ring q (QEMU stops each ring so at the end of a migration)
+        and returns where the backend stopped: the next avail entry it would
+        have taken."""
+        self.send(GET_VRING_BASE, struct.pack("<II", q, 0))
+        index, num = struct.unpack("<II", self.recv_reply(8))
+        assert index == q, (index, q)
+        self.stopped_at[q] = num
+        return num
 
     def close(self):
         if self.sock.fileno() < 0:
@@ -116,6 +175,9 @@ class Frontend:
         self.sock.close()
         self.mem.close()
         os.close(self.memfd)
+        if hasattr(self, "log"):
+            self.log.close()
+            os.close(self.logfd)
 
     # ---- the guest's side of the rings ----
 
