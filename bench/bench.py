@@ -13,6 +13,12 @@ a memif port. Runs alternate, same cores, same generator.
 
 Figures:
 - Mpps at the sink per direction and frame size, the ratio ours/testpmd;
+  besides the sizes asked for, 9000-byte frames (ours with -J; testpmd
+  as it is: its memif refuses --max-pkt-len above 1518 but takes and
+  sends chains of any length; the generator's mbufs hold a frame whole,
+  the relays' are 2 KB: a frame is a chain in either relay) and 64-byte
+  frames over 4 queue pairs (ours: one VF queue, spread over the guest's
+  queues by flow; testpmd: 4 queues on both ports, stream i to queue i);
 - the relay's busy cycles per relayed packet (ours: its telemetry;
   testpmd: --record-core-cycles; both count only polls that moved
   packets) and its busy share of the core. A relay with a busy share well
@@ -70,8 +76,9 @@ def gen_eal(prefix, vdevs):
         ["--vdev=" + v for v in vdevs]
 
 
-def vm_vdev(n, queue_size):
-    return "net_virtio_user%d,path=%s,queue_size=%d" % (n, vhost_sock(n), queue_size)
+def vm_vdev(n, queue_size, queues=1):
+    return "net_virtio_user%d,path=%s,queue_size=%d,queues=%d" % (n, vhost_sock(n), queue_size,
+                                                                  queues)
 
 
 class Gen:
@@ -79,9 +86,12 @@ class Gen:
     up first (a relay's memif client needs it when it starts); its VM side
     is attached once the relay's vhost-user socket exists."""
 
-    def __init__(self):
+    def __init__(self, case):
         self.prefix = harness.unique("gen")
-        argv = gen_eal(self.prefix, [memif("server", 0)])
+        self.queues = case["queues"]
+        argv = gen_eal(self.prefix, [memif("server", 0)]) + [
+            "--", "--mbuf-size", "10240" if case["jumbo"] else "2176",
+            "--vf-queues", str(case["vf_queues"]), "--vm-queues", str(case["queues"])]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(os.path.join(WORK, "gen.log"), "wb"),
                                      text=True, start_new_session=True)
@@ -99,7 +109,7 @@ class Gen:
         return r
 
     def attach_vm(self):
-        self.command("attach " + vm_vdev(0, 1024))
+        self.command("attach " + vm_vdev(0, 1024, self.queues))
 
     def run(self, direction, size, seconds, pps=0):
         return self.command("%s %d %g %d" % (direction, size, seconds, pps))
@@ -141,9 +151,9 @@ class IdlePeers:
 class Ours:
     name = "ours"
 
-    def __init__(self, n_relays=1):
+    def __init__(self, case, n_relays=1):
         args = ["-C", "1", "-M", "0", "--server", "-V", WORK, "-l", "5"] + \
-            os.environ.get("VFWD_BENCH_ARGS", "").split()
+            (["-J"] if case["jumbo"] else []) + os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
             args += ["-P", "%s=%d" % (memif("client", i), i)]
         self.d = harness.Daemon(WORK, args, timeout=120)
@@ -178,13 +188,15 @@ class Testpmd:
     CYCLES = re.compile(r"CPU cycles/packet=([0-9.]+) \(total cycles=(\d+) / total \w+ "
                         r"packets=(\d+)\) at (\d+) MHz")
 
-    def __init__(self):
+    def __init__(self, case):
         self.prefix = harness.unique("ref")
+        q = case["queues"]
         argv = ["stdbuf", "-oL", "dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
                 "--no-pci", "--huge-dir=" + harness.HUGE_DIR,
-                "--vdev=net_vhost0,iface=%s" % vhost_sock(0),
+                "--vdev=net_vhost0,iface=%s,queues=%d" % (vhost_sock(0), q),
                 "--vdev=" + memif("client", 0), "--", "-i", "--forward-mode=io",
-                "--record-core-cycles", "--total-num-mbufs=16384"]
+                "--record-core-cycles", "--total-num-mbufs=16384", "--rxq=%d" % q,
+                "--txq=%d" % q]
         self.log_path = os.path.join(WORK, "testpmd.log")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=open(self.log_path, "wb"),
@@ -255,18 +267,31 @@ def measured(gen, relay, direction, size, seconds, pps=0):
     return g
 
 
+# What a session sets up: frame sizes measured, the guest's queue pairs,
+# jumbo frames. testpmd's memif has as many queues as its vhost port (it
+# gives every port the same number), and the generator's memif as many as
+# the relay's.
+def case(sizes, queues=1, jumbo=False):
+    return {"sizes": sizes, "queues": queues, "jumbo": jumbo}
+
+
+STANDARD = case([64, 512, 1518])
+
+
 class Session:
     """A fresh WORK, the generator (and idle peers), then the relay; all
     stopped at the end, whatever happened."""
 
-    def __init__(self, kind, n_relays=1):
+    def __init__(self, kind, setup=STANDARD, n_relays=1):
         self.kind, self.n = kind, n_relays
+        self.case = dict(setup, vf_queues=setup["queues"] if kind is Testpmd else 1)
 
     def __enter__(self):
         fresh_workdir()
-        self.gen, self.idle, self.relay = Gen(), None, None
+        self.gen, self.idle, self.relay = Gen(self.case), None, None
         try:
-            self.relay = self.kind(self.n) if self.kind is Ours else self.kind()
+            self.relay = self.kind(self.case, self.n) if self.kind is Ours else \
+                self.kind(self.case)
             self.gen.attach_vm()
             if self.n > 1:
                 self.idle = IdlePeers(self.n)
@@ -285,27 +310,29 @@ class Session:
             self.idle.close()
 
 
-def throughput(sizes, reps, seconds):
-    """rows[size][direction][kind] = list of measured() results."""
-    rows = {s: {d: {"ours": [], "testpmd": []} for d in DIRS} for s in sizes}
+def throughput(cases, reps, seconds):
+    """rows[(size, queues)][direction][kind] = list of measured() results."""
+    rows = {(size, c["queues"]): {d: {"ours": [], "testpmd": []} for d in DIRS}
+            for c in cases for size in c["sizes"]}
     for _ in range(reps):
-        for kind in (Testpmd, Ours):       # alternate, same cores
-            with Session(kind) as s:
-                for size in sizes:
-                    for d in DIRS:
-                        rows[size][d][kind.name].append(
-                            measured(s.gen, s.relay, d, size, seconds))
+        for c in cases:
+            for kind in (Testpmd, Ours):       # alternate, same cores
+                with Session(kind, c) as s:
+                    for size in c["sizes"]:
+                        for d in DIRS:
+                            rows[(size, c["queues"])][d][kind.name].append(
+                                measured(s.gen, s.relay, d, size, seconds))
     return rows
 
 
 def latency(rows, seconds):
     """p50/p99 at LATENCY_LOAD of the slower relay's one-way rate, 64 B."""
     out = {}
-    size = min(rows)
+    size = min(rows)[0]
     pps = {}
     for d in ("vf2vm", "vm2vf"):
         key = DIR_KEYS[d][0]
-        peak = min(statistics.median(r[key]["mpps"] for r in rows[size][d][k])
+        peak = min(statistics.median(r[key]["mpps"] for r in rows[(size, 1)][d][k])
                    for k in ("ours", "testpmd"))
         pps[d] = max(int(peak * 1e6 * LATENCY_LOAD), 1000)
         out[d] = {"pps": pps[d]}
@@ -321,7 +348,7 @@ def scaling(counts, reps, seconds):
     for n in counts:
         out[n] = []
         for _ in range(reps):
-            with Session(Ours, n) as s:
+            with Session(Ours, n_relays=n) as s:
                 out[n].append(measured(s.gen, s.relay, "both", 64, seconds))
     return out
 
@@ -333,9 +360,9 @@ def med(vals):
 
 def summarize(rows):
     table = []
-    for size, by_dir in rows.items():
+    for (size, queues), by_dir in rows.items():
         for d, by_kind in by_dir.items():
-            row = {"size": size, "dir": d}
+            row = {"size": size, "queues": queues, "dir": d}
             for kind, runs in by_kind.items():
                 row[kind + "_mpps"] = med(sum(r[k]["mpps"] for k in DIR_KEYS[d]) for r in runs)
                 row[kind + "_cycles"] = med(r["cycles_per_pkt"] for r in runs)
@@ -350,14 +377,15 @@ def summarize(rows):
 def report(table, lat, scale, smoke, seconds, reps):
     label = {"vf2vm": "VF->VM", "vm2vf": "VM->VF", "both": "both ways"}
     lines = ["## Throughput", "",
-             "| frame | direction | ours Mpps | testpmd Mpps | ratio | ours cycles/pkt "
-             "| testpmd cycles/pkt | testpmd/ours cycles | busy share ours / testpmd "
-             "| dropped by the relay ours / testpmd |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| frame | queue pairs | direction | ours Mpps | testpmd Mpps | ratio "
+             "| ours cycles/pkt | testpmd cycles/pkt | testpmd/ours cycles "
+             "| busy share ours / testpmd | dropped by the relay ours / testpmd |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
-        lines.append("| %d | %s | %.2f ±%.2f | %.2f ±%.2f | **%.2fx** | %.0f ±%.0f | %.0f ±%.0f "
-                     "| **%.2fx** | %.2f / %.2f | %.1f%% / %.1f%% |" % (
-                         r["size"], label[r["dir"]], *r["ours_mpps"], *r["testpmd_mpps"],
+        lines.append("| %d | %d | %s | %.2f ±%.2f | %.2f ±%.2f | **%.2fx** | %.0f ±%.0f "
+                     "| %.0f ±%.0f | **%.2fx** | %.2f / %.2f | %.1f%% / %.1f%% |" % (
+                         r["size"], r["queues"], label[r["dir"]], *r["ours_mpps"],
+                         *r["testpmd_mpps"],
                          r["ratio"], *r["ours_cycles"], *r["testpmd_cycles"], r["cycle_ratio"],
                          r["ours_busy"][0], r["testpmd_busy"][0], 100 * r["ours_dropped"][0],
                          100 * r["testpmd_dropped"][0]))
@@ -422,7 +450,8 @@ def plot(table, path):
     except ImportError:
         print("no plot: apt-get install python3-matplotlib", file=sys.stderr)
         return None
-    labels = ["%d B\n%s" % (r["size"], r["dir"]) for r in table]
+    labels = ["%d B%s\n%s" % (r["size"], " %dq" % r["queues"] if r["queues"] > 1 else "",
+                              r["dir"]) for r in table]
     x = range(len(table))
     fig, (a, b) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     w = 0.4
@@ -456,13 +485,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true",
                     help="every measurement once, short, 64 B, scaling to 8 relays")
-    ap.add_argument("--sizes", default="64,512,1518")
+    ap.add_argument("--sizes", default="64,512,1518",
+                    help="frame sizes of the standard session; 9000-byte and 4-queue "
+                    "sessions are measured as well (not with --smoke)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4)
     a = ap.parse_args()
-    sizes = [64] if a.smoke else [int(s) for s in a.sizes.split(",")]
+    if a.smoke:
+        cases = [case([64]), case([9000], jumbo=True), case([64], queues=4)]
+    else:
+        cases = [case([int(s) for s in a.sizes.split(",")]), case([9000], jumbo=True),
+                 case([64], queues=4)]
     reps, seconds = (1, 1.0) if a.smoke else (a.reps, a.seconds)
-    rows = throughput(sizes, reps, seconds)
+    rows = throughput(cases, reps, seconds)
     table = summarize(rows)
     lat = latency(rows, seconds)
     scale = scaling([1, 8] if a.smoke else [1, 8, 64], reps, seconds)

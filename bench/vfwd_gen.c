@@ -21,6 +21,10 @@
  *       attach DEVARGS                         probe and start one more port
  *       vf2vm|vm2vf|both SIZE SECONDS PPS      a run (PPS 0: as fast as possible)
  *   vfwd-gen [EAL args] -- --idle  hold the ports open until SIGTERM
+ *   options after --: --mbuf-size N (data room of its mbufs: 10240 for
+ *   9000-byte frames in one mbuf), --vf-queues N / --vm-queues N (queues
+ *   of port 0 / of the ports attached later; frames go out round-robin
+ *   over the queues of a port, by burst, and are taken from all of them)
  *
  * attach is how the VM side joins after the relay is up: net_virtio_user
  * needs the relay's socket at probe, and a relay such as testpmd needs
@@ -62,7 +66,8 @@
 #define STAMP_OFF (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + \
 		   sizeof(struct rte_udp_hdr))
 #define MIN_SIZE (STAMP_OFF + 2 * sizeof(uint64_t))
-#define MAX_SIZE (2048 - RTE_PKTMBUF_HEADROOM)
+#define MAX_SIZE 9600
+#define MAX_QUEUES 32
 /* Latency histogram: 100 ns buckets up to 20 ms; beyond is one bucket. */
 #define LAT_BUCKET_NS 100
 #define LAT_BUCKETS 200000
@@ -79,6 +84,7 @@ struct direction {
 	 * so penalise a relay that holds back rather than drops. */
 	struct rte_mbuf *pending[BURST];
 	unsigned int nb_pending;
+	uint16_t tx_queue;       /* the source port's queue it goes out on next */
 	uint64_t received;       /* frames that arrived at the sink port */
 	uint64_t next_due;       /* pacing, in TSC cycles */
 	uint64_t *lat;           /* histogram, with --pps */
@@ -89,7 +95,14 @@ static struct {
 	unsigned int size;
 	uint64_t pps;
 	double seconds;
-} opt = { .size = 64 };
+	uint16_t mbuf_size;           /* data room, headroom included */
+	uint16_t queues[2];           /* port 0's, then every later port's */
+} opt = { .size = 64, .mbuf_size = RTE_MBUF_DEFAULT_BUF_SIZE, .queues = { 1, 1 } };
+
+static uint16_t nb_queues(uint16_t port)
+{
+	return opt.queues[port > 0];
+}
 
 static struct direction dirs[NB_SIDES];  /* indexed by source side */
 static uint64_t *histogram[NB_SIDES];
@@ -110,7 +123,8 @@ static bool parse_run(const char *line)
 	unsigned long long pps;
 
 	if (sscanf(line, "%15s %u %lf %llu", dir, &opt.size, &opt.seconds, &pps) != 4 ||
-	    opt.size < MIN_SIZE || opt.size > MAX_SIZE || opt.seconds <= 0)
+	    opt.size < MIN_SIZE || opt.size > MAX_SIZE ||
+	    opt.size + RTE_PKTMBUF_HEADROOM > opt.mbuf_size || opt.seconds <= 0)
 		return false;
 	opt.pps = pps;
 	memset(dirs, 0, sizeof(dirs));
@@ -158,11 +172,16 @@ static void setup_port(uint16_t port)
 	struct rte_eth_conf conf = { 0 };
 	int rc;
 
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL, pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL);
+	uint16_t nq = nb_queues(port);
+
+	rc = rte_eth_dev_configure(port, nq, nq, &conf);
+	for (uint16_t q = 0; q < nq && rc == 0; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, NB_DESC, rte_eth_dev_socket_id(port), NULL,
+					    pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(port, q, NB_DESC, rte_eth_dev_socket_id(port),
+						    NULL);
+	}
 	if (rc == 0)
 		rc = rte_eth_dev_start(port);
 	if (rc != 0)
@@ -198,7 +217,9 @@ static void send_burst(int side, uint64_t now, uint64_t hz)
 		}
 		d->nb_pending = n;
 	}
-	sent = rte_eth_tx_burst(side, 0, d->pending, d->nb_pending);
+	sent = rte_eth_tx_burst(side, d->tx_queue, d->pending, d->nb_pending);
+	if (d->nb_pending == sent)
+		d->tx_queue = (uint16_t)((d->tx_queue + 1) % nb_queues(side));
 	d->seq += sent;
 	d->nb_pending -= sent;
 	if (d->nb_pending) {
@@ -207,25 +228,32 @@ static void send_burst(int side, uint64_t now, uint64_t hz)
 	}
 }
 
+static void record_latency(struct direction *d, struct rte_mbuf **m, uint16_t n, uint64_t hz)
+{
+	uint64_t now = rte_rdtsc();
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint64_t sent_at = *rte_pktmbuf_mtod_offset(m[i], uint64_t *, STAMP_OFF);
+		uint64_t b = (now - sent_at) * 1000000000ull / hz / LAT_BUCKET_NS;
+
+		d->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS]++;
+		d->lat_count++;
+	}
+}
+
 static void receive_burst(int side, uint64_t hz)
 {
 	struct direction *d = &dirs[!side];   /* what arrives here crossed from the other side */
 	struct rte_mbuf *m[BURST];
-	uint16_t n = rte_eth_rx_burst(side, 0, m, BURST);
 
-	if (n && d->lat) {
-		uint64_t now = rte_rdtsc();
+	for (uint16_t q = 0; q < nb_queues(side); q++) {
+		uint16_t n = rte_eth_rx_burst(side, q, m, BURST);
 
-		for (uint16_t i = 0; i < n; i++) {
-			uint64_t sent_at = *rte_pktmbuf_mtod_offset(m[i], uint64_t *, STAMP_OFF);
-			uint64_t b = (now - sent_at) * 1000000000ull / hz / LAT_BUCKET_NS;
-
-			d->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS]++;
-			d->lat_count++;
-		}
+		if (n && d->lat)
+			record_latency(d, m, n, hz);
+		d->received += n;
+		rte_pktmbuf_free_bulk(m, n);
 	}
-	d->received += n;
-	rte_pktmbuf_free_bulk(m, n);
 }
 
 static double percentile_us(const struct direction *d, double q)
@@ -343,6 +371,34 @@ static void attach(const char *devargs)
 	fflush(stdout);
 }
 
+/* The options after EAL's (argv[0] is EAL's last); true with --idle. */
+static bool parse_options(int argc, char **argv)
+{
+	bool idle = false;
+
+	for (int i = 1; i < argc; i++) {
+		unsigned long v = i + 1 < argc ? strtoul(argv[i + 1], NULL, 10) : 0;
+
+		if (!strcmp(argv[i], "--"))
+			continue;
+		if (!strcmp(argv[i], "--idle")) {
+			idle = true;
+		} else if (!strcmp(argv[i], "--mbuf-size") && v > RTE_PKTMBUF_HEADROOM + MIN_SIZE &&
+			   v <= UINT16_MAX) {
+			opt.mbuf_size = (uint16_t)v;
+			i++;
+		} else if ((!strcmp(argv[i], "--vf-queues") || !strcmp(argv[i], "--vm-queues")) &&
+			   v >= 1 && v <= MAX_QUEUES) {
+			opt.queues[argv[i][3] == 'm'] = (uint16_t)v;
+			i++;
+		} else {
+			rte_exit(2, "bad option %s; options: --idle, --mbuf-size N, --vf-queues N, "
+				 "--vm-queues N (1-%d)\n", argv[i], MAX_QUEUES);
+		}
+	}
+	return idle;
+}
+
 int main(int argc, char **argv)
 {
 	char line[256];
@@ -352,14 +408,16 @@ int main(int argc, char **argv)
 
 	if (eal < 0)
 		rte_exit(2, "EAL init failed\n");
-	idle = argc - eal > 1 && !strcmp(argv[eal + 1], "--idle");
+	idle = parse_options(argc - eal, argv + eal);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	/* A relay that goes away mid-run closes our sockets: say so, do not die. */
 	signal(SIGPIPE, SIG_IGN);
 	if (rte_eth_dev_count_avail() < 1)
 		rte_exit(2, "needs a port: the relay's VF side (then attach its VM side)\n");
-	pool = rte_pktmbuf_pool_create("gen", NB_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	/* Big mbufs: fewer, or the pool would take hundreds of MB. */
+	pool = rte_pktmbuf_pool_create("gen", opt.mbuf_size > RTE_MBUF_DEFAULT_BUF_SIZE ?
+				       NB_MBUFS / 2 : NB_MBUFS, 256, 0, opt.mbuf_size,
 				       rte_socket_id());
 	if (!pool)
 		rte_exit(2, "no mbuf pool: %s\n", rte_strerror(rte_errno));
