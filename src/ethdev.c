@@ -123,6 +123,34 @@ static int vf_probe(const char *dev, uint16_t *port_out, char *err, size_t errle
 	return 0;
 }
 
+/* The port's RX queue on pool (and its TX queue, with_tx), on the port's
+ * NUMA node. */
+static int queues_setup(uint16_t port, struct rte_mempool *pool, bool with_tx)
+{
+	uint16_t nb_rx = VF_RX_DESC, nb_tx = VF_TX_DESC;
+	int node = rte_eth_dev_socket_id(port);
+	int rc;
+
+	if (node < 0)
+		node = (int)SOCKET_ID_ANY;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(port, 0, nb_rx, (unsigned)node, NULL, pool);
+	if (rc == 0 && with_tx)
+		rc = rte_eth_tx_queue_setup(port, 0, nb_tx, (unsigned)node, NULL);
+	return rc;
+}
+
+int vf_set_pool(uint16_t port, struct rte_mempool *pool, char *err, size_t errlen)
+{
+	int rc = queues_setup(port, pool, false);
+
+	if (rc != 0)
+		snprintf(err, errlen, "port %u: cannot set its RX queue on the new pool: %s", port,
+			 rte_strerror(-rc));
+	return rc;
+}
+
 /* Configures a probed port, a single VF or a bond alike: one RX and one TX
  * queue on the relay's pool. On failure the port is detached. */
 static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool offloads,
@@ -131,7 +159,7 @@ static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool 
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
 	char name[RTE_ETH_NAME_MAX_LEN];
-	int rc, node;
+	int rc;
 
 	rte_eth_dev_get_name_by_port(port, name);
 	rc = rte_eth_dev_info_get(port, &info);
@@ -172,20 +200,9 @@ static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool 
 		if (rc != 0 && rc != -ENOTSUP)
 			VLOG_WARN("VF %s: cannot set MTU %u: %s", name, mtu, rte_strerror(-rc));
 	}
-	node = rte_eth_dev_socket_id(port);
-	if (node < 0)
-		node = (int)SOCKET_ID_ANY;
-	{
-		uint16_t nb_rx = VF_RX_DESC, nb_tx = VF_TX_DESC;
-
-		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
-		if (rc == 0)
-			rc = rte_eth_rx_queue_setup(port, 0, nb_rx, (unsigned)node, NULL, pool);
-		if (rc == 0)
-			rc = rte_eth_tx_queue_setup(port, 0, nb_tx, (unsigned)node, NULL);
-		if (rc != 0)
-			goto fail;
-	}
+	rc = queues_setup(port, pool, true);
+	if (rc != 0)
+		goto fail;
 	*port_out = port;
 	return 0;
 fail:

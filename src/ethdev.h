@@ -10,6 +10,7 @@
  *                                            probe the members, bond them in a
  *                                            DPDK bonding device, configure that
  *   vf_start(port) / vf_stop(port)          the VF runs only while its VM is there
+ *   vf_set_pool(port, pool, err)             a stopped VF receives into pool from now
  *   vf_detach(port)                          stop, close, remove the device (a
  *                                            bond: then its members)
  *   vf_source / vf_sink                      the hot-path ends of a fwd_dir
@@ -46,6 +47,7 @@ int vf_attach_bond(const struct vf_bond *bond, struct rte_mempool *pool, uint16_
 /* The TX offloads enabled on port. */
 uint64_t vf_tx_offloads(uint16_t port);
 int vf_start(uint16_t port, char *err, size_t errlen);
+int vf_set_pool(uint16_t port, struct rte_mempool *pool, char *err, size_t errlen);
 void vf_stop(uint16_t port);
 void vf_detach(uint16_t port);
 /* Whether port's link is up, and in *replaced (if not NULL) whether the

@@ -17,7 +17,7 @@ struct rte_mempool *pool_create(unsigned relay_id, int node, const char *why)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_mempool *mp;
-	snprintf(name, sizeof(name), "vfwd_relay%u", relay_id);
+	snprintf(name, sizeof(name), "vfwd_relay%u_node%d", relay_id, node);
 	mp = rte_mempool_lookup(name);
 	if (mp)
 		return mp;

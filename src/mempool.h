@@ -2,7 +2,8 @@
  * on, so that copies to and from guest memory stay local.
  *
  *   pool_create(relay, node, why)     create (or find) the pool of a relay on
- *                                     node (placement.h's choice, and why)
+ *                                     node (placement.h's choice, and why); a
+ *                                     relay whose VM moved node has one per node
  *   pool_in_use(pool)                 mbufs not back in the pool (leak check)
  */
 #ifndef VFWD_MEMPOOL_H

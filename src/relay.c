@@ -44,7 +44,10 @@ struct relay {
 	uint64_t vm_features;            /* negotiated virtio features */
 	int vm_node;
 	int vf_node;                     /* -1 unknown (vdevs, no NUMA) */
-	struct rte_mempool *pool;
+	struct rte_mempool *pool;        /* where its mbufs come from now */
+	/* A pool per NUMA node the relay has used: one it left (its VM came
+	 * from another node) is freed once every mbuf is back. */
+	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
 	/* Data plane */
 	int worker[VFWD_NB_DIRS];        /* assigned worker, -1 none yet */
 	bool published[VFWD_NB_DIRS];
@@ -423,21 +426,108 @@ static int check_relay_id(unsigned id, char *err, size_t errlen)
 
 /* ---- VF side ---- */
 
+/* Where relay r's buffers belong now (placement.h). Knowing neither the
+ * VM's node nor the VF's, the node of the worker the relay is (or would
+ * be) placed on, so that the two agree. */
+static int wanted_pool_node(unsigned id, const struct relay *r, const char **why)
+{
+	int w = r->worker[0] >= 0 ? r->worker[0] : choose_worker(id, r, 0);
+
+	return placement_pool_node(r->vm_node, r->vf_node,
+				   (int)rte_lcore_to_socket_id(worker_lcore((unsigned)w)),
+				   config->same_numa, why);
+}
+
+/* The pool of relay r on node, created on first use. */
+static struct rte_mempool *pool_on(unsigned id, struct relay *r, int node, const char *why)
+{
+	if (node < 0 || node >= RTE_MAX_NUMA_NODES)
+		node = 0;
+	if (!r->pools[node])
+		r->pools[node] = pool_create(id, node, why);
+	return r->pools[node];
+}
+
 static struct rte_mempool *relay_pool(unsigned id, struct relay *r)
 {
 	if (!r->pool) {
-		/* Knowing neither the VM's node nor the VF's, take the node of
-		 * the worker the relay would be placed on, so that the two
-		 * agree. */
-		int w = r->worker[0] >= 0 ? r->worker[0] : choose_worker(id, r, 0);
 		const char *why;
-		int node = placement_pool_node(r->vm_node, r->vf_node,
-					       (int)rte_lcore_to_socket_id(worker_lcore((unsigned)w)),
-					       config->same_numa, &why);
+		int node = wanted_pool_node(id, r, &why);
 
-		r->pool = pool_create(id, node, why);
+		r->pool = pool_on(id, r, node, why);
 	}
 	return r->pool;
+}
+
+static unsigned relay_mbufs_out(const struct relay *r)
+{
+	unsigned n = 0;
+
+	for (int node = 0; node < RTE_MAX_NUMA_NODES; node++)
+		if (r->pools[node])
+			n += pool_in_use(r->pools[node]);
+	return n;
+}
+
+/* A pool the relay left is freed once it is full again: what was in
+ * flight when the VF stopped (its RX ring, packets held for the guest)
+ * comes back within a moment. */
+static void free_left_pools(unsigned id, struct relay *r)
+{
+	for (int node = 0; node < RTE_MAX_NUMA_NODES; node++) {
+		struct rte_mempool *mp = r->pools[node];
+
+		if (!mp || mp == r->pool || pool_in_use(mp) != 0)
+			continue;
+		VLOG_INFO("relay %u: every mbuf of its pool on NUMA node %d is back; that pool "
+			  "is freed", id, node);
+		rte_mempool_free(mp);
+		r->pools[node] = NULL;
+	}
+}
+
+/* The guide's promise: a relay's buffers follow its VM's memory when the
+ * VM connects, so that the copies to and from the guest stay on one node.
+ * The VF's RX queue is bound to its pool, so the VF stops for the change
+ * (a PCI VF is stopped anyway while no VM is there; a software stand-in
+ * restarts). Called before the VM counts as ready: only VF->VM runs, and
+ * it is unpublished first. */
+static void follow_vm_memory(unsigned id, struct relay *r)
+{
+	const char *why;
+	int node = wanted_pool_node(id, r, &why);
+	int from = r->pool->socket_id;
+	struct rte_mempool *mp;
+	char err[256];
+
+	if (node == from || node < 0 || node >= RTE_MAX_NUMA_NODES)
+		return;
+	mp = pool_on(id, r, node, why);
+	if (!mp)
+		return;          /* logged; the buffers stay where they are */
+	if (r->vf_attached) {
+		bool hold = r->vf_hold;
+
+		r->vf_hold = true;
+		relay_apply(id, r);            /* VF->VM unpublished, the VF stopped */
+		r->vf_hold = hold;
+		if (vf_set_pool(r->port, mp, err, sizeof(err)) != 0) {
+			VLOG_ERR("relay %u: VF %s: %s; its buffers stay on NUMA node %d", id,
+				 r->vf_dev, err, from);
+			if (vf_set_pool(r->port, r->pool, err, sizeof(err)) != 0)
+				VLOG_ERR("relay %u: VF %s: %s; remove the VF and add it again", id,
+					 r->vf_dev, err);
+			return;
+		}
+	}
+	r->pool = mp;
+	/* Workers are sought on the relay's node: placed anew (pins stay). */
+	for (int d = 0; d < VFWD_NB_DIRS; d++)
+		if (!r->published[d])
+			r->worker[d] = -1;
+	VLOG_NOTICE("relay %u: buffers moved from NUMA node %d to node %d (%s)", id, from, node,
+		    why);
+	free_left_pools(id, r);
 }
 
 static bool is_vdev(const char *dev)
@@ -696,6 +786,7 @@ int relay_vm_connected(int vid, const char *path)
 		rc = -1;
 		goto out;
 	}
+	follow_vm_memory(id, r);
 	r->vm_ready = true;
 	__atomic_store_n(&vring_dirty[vid], false, __ATOMIC_RELAXED);
 	r->vq_enabled = __atomic_load_n(&vring_reported[vid], __ATOMIC_ACQUIRE);
@@ -704,10 +795,8 @@ int relay_vm_connected(int vid, const char *path)
 		  count_bits(r->vq_enabled & 0x5555555555555555ULL), nr_vring / 2);
 	if (r->vm_node >= 0 && r->pool->socket_id != r->vm_node && !config->same_numa)
 		VLOG_WARN("relay %u: the VM's memory is on NUMA node %d, the relay's buffers "
-			  "on node %d (placed when the relay was first used; they stay): every "
-			  "packet is copied across nodes; give the VM memory on node %d "
-			  "(libvirt <numatune>)", id, r->vm_node, r->pool->socket_id,
-			  r->pool->socket_id);
+			  "on node %d (they could not move, see above): every packet is copied "
+			  "across nodes", id, r->vm_node, r->pool->socket_id);
 	relay_apply(id, r);
 out:
 	pthread_mutex_unlock(&relay_lock);
@@ -850,6 +939,8 @@ void relay_process_events(void)
 
 		if (retry && vf_should_run(r) && !r->vf_started)
 			relay_apply(id, r);
+		if (retry)
+			free_left_pools(id, r);
 		if (link_poll && r->vf_started)
 			poll_vf_link(id, r, now);
 		if (!r->vm_ready || !__atomic_exchange_n(&vring_dirty[r->vid], false,
@@ -942,7 +1033,7 @@ int relay_get_info(unsigned id, struct relay_info *out)
 	out->vf_rx_missed = r->vf_attached ? vf_rx_missed(r->port) : 0;
 	if (r->pool) {
 		out->pool_size = pool_size(r->pool);
-		out->pool_in_use = pool_in_use(r->pool);
+		out->pool_in_use = relay_mbufs_out(r);
 	}
 	pthread_mutex_unlock(&relay_lock);
 	return 0;
@@ -976,12 +1067,15 @@ void relay_shutdown(void)
 
 		if (!r->pool)
 			continue;
-		if (pool_in_use(r->pool) != 0)
+		if (relay_mbufs_out(r) != 0)
 			VLOG_ERR("relay %u: %u mbufs not returned to the pool at shutdown (leak)",
-				 id, pool_in_use(r->pool));
+				 id, relay_mbufs_out(r));
 		else
 			VLOG_INFO("relay %u: all %u mbufs back in the pool", id, pool_size(r->pool));
-		rte_mempool_free(r->pool);
+		for (int node = 0; node < RTE_MAX_NUMA_NODES; node++) {
+			rte_mempool_free(r->pools[node]);
+			r->pools[node] = NULL;
+		}
 		r->pool = NULL;
 	}
 }

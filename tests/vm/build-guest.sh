@@ -14,26 +14,10 @@ cache=${VFWD_VM_CACHE:-/var/cache/virtio-forwarder/vm}
 MODULES="virtio_ring virtio failover net_failover virtio_net
          virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci"
 
-# The newest installed kernel that has its modules (the host may run
-# another kernel, without /lib/modules of its own).
-kver=
-for k in $(ls /boot | sed -n 's/^vmlinuz-//p' | sort -V); do
-  [[ -d /lib/modules/$k/kernel ]] && kver=$k
-done
-if [[ -z $kver ]]; then
-  echo "build-guest: no /boot/vmlinuz-* with /lib/modules: install linux-image-amd64" >&2
-  exit 1
-fi
-kernel=/boot/vmlinuz-$kver
-busybox=/bin/busybox
-# (grep without -q: an early exit would kill busybox with SIGPIPE, and
-# pipefail would take that for a failure)
-if ! "$busybox" --list 2>/dev/null | grep -x insmod >/dev/null || ldd "$busybox" >/dev/null 2>&1; then
-  echo "build-guest: $busybox is not busybox-static" >&2
-  exit 1
-fi
+who=build-guest
+source "$here/guest-base.sh"
 
-key=$(cat "$here/init.sh" "$here/guest-tool.c" "$0" | sha256sum | cut -c1-16)
+key=$(cat "$here/init.sh" "$here/guest-tool.c" "$here/guest-base.sh" "$0" | sha256sum | cut -c1-16)
 out=$cache/initramfs-$kver-$key.cpio
 if [[ ! -s $out ]]; then
   mkdir -p "$cache"
@@ -55,13 +39,7 @@ if [[ ! -s $out ]]; then
     esac >"$stage/lib/modules/$m.ko"
     echo "$m" >>"$stage/modules.order"
   done
-  # The kernel opens /dev/console for init before anything is mounted.
-  mknod "$stage/dev/console" c 5 1 2>/dev/null || true
-  # Uncompressed: unpacking is faster than inflating under TCG.
-  (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$stage.cpio"
-  mv "$stage.cpio" "$out"
-  # Older builds of the same kernel are stale.
-  find "$cache" -maxdepth 1 -name "initramfs-$kver-*.cpio" ! -name "${out##*/}" -delete
+  install_image "$stage" "$out" initramfs
 fi
 echo "$kernel"
 echo "$out"
