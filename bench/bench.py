@@ -57,6 +57,9 @@ GEN = os.path.join(harness.BUILD, "vfwd-gen")
 DIRS = ("vf2vm", "vm2vf", "both")
 DIR_KEYS = {"vf2vm": ("vf_to_vm",), "vm2vf": ("vm_to_vf",), "both": ("vf_to_vm", "vm_to_vf")}
 LATENCY_LOAD = 0.10
+# A run where a polling thread waited this share of its time for a CPU,
+# or a CPU was stolen this share, was disturbed from outside: flagged.
+CPU_WAIT_WARN = 0.02
 
 
 def memif(role, n):
@@ -158,6 +161,9 @@ class Ours:
             args += ["-P", "%s=%d" % (memif("client", i), i)]
         self.d = harness.Daemon(WORK, args, timeout=120)
 
+    def pid(self):
+        return self.d.proc.pid
+
     def wait_connected(self, n=1):
         for rid in range(n):
             self.d.wait_relay(rid, lambda r: r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"],
@@ -203,6 +209,9 @@ class Testpmd:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_file(vhost_sock(0), self.proc, "testpmd.log")
         self.cmd("start")
+
+    def pid(self):
+        return self.proc.pid
 
     def wait_connected(self, n=1):
         """testpmd says nothing we could wait on; the generator waits for
@@ -252,13 +261,59 @@ def fresh_workdir():
     os.makedirs(WORK)
 
 
+def waited(pids):
+    """Per thread of the processes pids: (ns on a CPU, ns runnable but
+    waiting for one), from /proc/PID/task/TID/schedstat; and per CPU,
+    (jiffies stolen by the hypervisor, jiffies in all) from /proc/stat."""
+    out = {"at": time.monotonic_ns()}
+    with open("/proc/stat") as f:
+        for line in f:
+            w = line.split()
+            if w[0].startswith("cpu") and w[0] != "cpu":
+                out[w[0]] = (int(w[8]), sum(int(v) for v in w[1:9]))
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except FileNotFoundError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    ran, wait = f.read().split()[:2]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            out[tid] = (int(ran), int(wait))
+    return out
+
+
+def worst_wait(before, after):
+    """The largest share of the time a polling thread (runnable most of
+    the window) spent waiting for a CPU (another process on our cores), or
+    a CPU was stolen by the hypervisor (other guests on the host's). Either
+    makes a run's figures say little about the relay, so it is reported."""
+    window = after["at"] - before["at"]
+    worst = 0.0
+    for key, now in after.items():
+        if key == "at" or key not in before:
+            continue
+        a, b = now[0] - before[key][0], now[1] - before[key][1]
+        if key.startswith("cpu"):
+            worst = max(worst, a / max(b, 1))           # stolen / all jiffies
+        elif a + b > window / 2:
+            worst = max(worst, b / (a + b))             # waited / (ran + waited)
+    return worst
+
+
 def measured(gen, relay, direction, size, seconds, pps=0):
     """Generator report plus the relay's busy cycles per packet delivered
     (testpmd's own figure divides by packets received, dropped ones
-    included), the share of what it took in that it dropped, and its busy
-    share of the core."""
+    included), the share of what it took in that it dropped, its busy
+    share of the core, and how long the relay's or the generator's busiest
+    thread waited for a CPU (contention from outside the benchmark)."""
     before = relay.counters()
+    sched0 = waited((gen.proc.pid, relay.pid()))
     g = gen.run(direction, size, seconds, pps)
+    g["cpu_wait"] = worst_wait(sched0, waited((gen.proc.pid, relay.pid())))
     after = relay.counters()
     busy, taken, g["busy_share"] = relay.cost(before, after)
     delivered = sum(g[k]["total_received"] for k in DIR_KEYS[direction])
@@ -368,6 +423,7 @@ def summarize(rows):
                 row[kind + "_cycles"] = med(r["cycles_per_pkt"] for r in runs)
                 row[kind + "_busy"] = med(r["busy_share"] for r in runs)
                 row[kind + "_dropped"] = med(r["dropped_share"] for r in runs)
+                row[kind + "_cpu_wait"] = max(r["cpu_wait"] for r in runs)
             row["ratio"] = row["ours_mpps"][0] / max(row["testpmd_mpps"][0], 1e-9)
             row["cycle_ratio"] = row["testpmd_cycles"][0] / max(row["ours_cycles"][0], 1e-9)
             table.append(row)
@@ -389,10 +445,20 @@ def report(table, lat, scale, smoke, seconds, reps):
                          r["ratio"], *r["ours_cycles"], *r["testpmd_cycles"], r["cycle_ratio"],
                          r["ours_busy"][0], r["testpmd_busy"][0], 100 * r["ours_dropped"][0],
                          100 * r["testpmd_dropped"][0]))
+    waits = [(r["size"], r["queues"], r["dir"], k, r[k + "_cpu_wait"]) for r in table
+             for k in ("ours", "testpmd") if r[k + "_cpu_wait"] > CPU_WAIT_WARN]
     lines += ["", "Medians of %d runs of %g s, ± half the spread. Mpps at the sink (both "
               "ways: the sum). Cycles: the relay's busy cycles per packet delivered; "
               "testpmd/ours above 1 means ours spends less. A busy share well below 1 means "
               "the relay waited for traffic: the generator set the rate there." % (reps, seconds),
+              "", ("**Contended:** in these rows a polling thread of the relay or the "
+                   "generator waited for a CPU (another process on this machine's cores), or "
+                   "the hypervisor stole a CPU, so their figures say little about the relay: "
+                   + "; ".join(
+                       "%d B %dq %s %s %.0f%%" % (sz, q, label[d], k, 100 * w)
+                       for sz, q, d, k, w in waits)) if waits else
+              "No run was contended: no polling thread waited, and no CPU was stolen, more "
+              "than %.0f%% of the time." % (100 * CPU_WAIT_WARN),
               "", "## Latency at %d%% load, %d-byte frames" % (LATENCY_LOAD * 100, min(
                   r["size"] for r in table)), "",
               "| direction | offered pps | ours p50 / p99 us | testpmd p50 / p99 us |",
