@@ -46,4 +46,5 @@ nm "$here/build-asan/virtio-forwarder" | grep __asan_init >/dev/null ||
 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   VFWD_BUILD="$here/build-asan" "${pytest[@]}" -k "not 1000_add_remove" test_relay.py \
   test_control.py test_scheduler.py test_bond.py test_multiqueue.py test_jumbo.py \
-  test_memif_peer_churn.py test_config_cli.py test_hostile_guest.py test_migration_protocol.py
+  test_memif_peer_churn.py test_config_cli.py test_hostile_guest.py test_migration_protocol.py \
+  test_rx_checksum.py

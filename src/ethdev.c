@@ -182,6 +182,9 @@ static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool 
 		if (strcmp(info.driver_name, "net_tap") == 0)
 			tx &= ~RTE_ETH_TX_OFFLOAD_TCP_TSO;
 		conf.txmode.offloads |= tx;
+		/* The VF's verdict on each frame's checksums reaches the guest
+		 * (DATA_VALID), which then need not verify them again. */
+		conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM;
 		VLOG_INFO("VF %s: does TSO %s, TCP checksums %s, UDP checksums %s "
 			  "(what it does not, the relay does in software)", name,
 			  tx & RTE_ETH_TX_OFFLOAD_TCP_TSO ? "itself" : "not",

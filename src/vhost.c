@@ -128,15 +128,17 @@ int vhost_setup(const struct vfwd_config *cfg)
 	 * done, and expect the same from us. With it, a guest may leave its
 	 * checksums and TCP/IPv4 segmentation to us (offload.h); nothing
 	 * more: rte_gso segments no IPv6 and no UDP, and a frame from a VF
-	 * never needs the guest to segment or checksum it. */
-	disabled_features |= (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
-		(1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
-		(1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_UFO) |
-		(1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_HOST_ECN) |
-		(1ULL << VIRTIO_NET_F_HOST_UFO);
+	 * never needs the guest to segment or checksum it. GUEST_CSUM, with
+	 * -T, only lets us say that the VF verified a frame's checksum
+	 * (DATA_VALID, patches/dpdk/0003): we never hand the guest a partial
+	 * checksum. */
+	disabled_features |= (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+		(1ULL << VIRTIO_NET_F_GUEST_TSO6) | (1ULL << VIRTIO_NET_F_GUEST_ECN) |
+		(1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
+		(1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_HOST_UFO);
 	if (!cfg->tso)
 		disabled_features |= (1ULL << VIRTIO_NET_F_CSUM) |
-			(1ULL << VIRTIO_NET_F_HOST_TSO4);
+			(1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_CSUM);
 	resolve_owner(cfg);
 	return 0;
 }

@@ -25,7 +25,9 @@ SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
 GET_VRING_BASE, SET_VRING_KICK, SET_VRING_CALL = 11, 12, 13
 SET_LOG_BASE = 6
 VERSION, REPLY = 0x1, 0x4
+F_GUEST_CSUM = 1 << 1     # VIRTIO_NET_F_GUEST_CSUM: the driver takes checksum flags
 F_LOG_ALL = 1 << 26        # VHOST_F_LOG_ALL: the backend logs what it writes
+HDR_F_DATA_VALID = 2       # virtio_net_hdr.flags: the checksum was verified
 VRING_F_LOG = 1            # SET_VRING_ADDR flag: log the used ring's writes
 LOG_PAGE = 4096            # one bit of the dirty log per page of guest memory
 
@@ -230,6 +232,11 @@ class Frontend:
     def received(self, timeout=5, want=1, pair=0):
         """Frames the relay put in the guest's RX ring since the last
         call, without their virtio-net header."""
+        return [f for _hdr, f in self.received_with_header(timeout, want, pair)]
+
+    def received_with_header(self, timeout=5, want=1, pair=0):
+        """(virtio-net header, frame) of each frame received since the last
+        call."""
         q = 2 * pair
         used = layout(q)[2]
         deadline = time.time() + timeout
@@ -242,6 +249,7 @@ class Frontend:
             head, length = struct.unpack("<II", self.mem[slot:slot + 8])
             d = layout(q)[0] + 16 * head
             addr = struct.unpack("<Q", self.mem[d:d + 8])[0]
-            frames.append(bytes(self.mem[addr + NET_HDR_LEN:addr + length]))
+            frames.append((bytes(self.mem[addr:addr + NET_HDR_LEN]),
+                           bytes(self.mem[addr + NET_HDR_LEN:addr + length])))
             self.used_seen[q] = (self.used_seen[q] + 1) & 0xffff
         return frames

@@ -647,6 +647,7 @@ def test_tso_streams_both_ways_segmented_and_checksummed(image, workdir, procs, 
     ready = g.wait_marker("READY", 60)
     features = str(ready["features"])     # bit 0 first; all ones and zeros
     assert features[0] == "1" and features[11] == "1", ready  # CSUM, HOST_TSO4
+    assert features[1] == "1", ready     # GUEST_CSUM: the VF's checksum verdict (DATA_VALID)
     g.wait_marker("TCPLISTEN", 60)
     tcp_send("10.99.%d.2" % n, 5001, nbytes)
     assert g.wait_marker("TCPRECV", 120) == {"bytes": nbytes, "bad": 0}
