@@ -148,20 +148,34 @@ mem() {
 	grep -h huge /proc/$dpid/numa_maps ${2:+/proc/$2/numa_maps} | sed 's/^/  numa_maps: /'
 }
 
-# wait_memif NAME: until VF peer NAME listens on the memif socket (an
-# abstract one: no file, but /proc/net/unix lists it, flags 00010000 when
-# listening). Otherwise a VF (re)start of the daemon could come first and
-# fail ("cannot start port"), a race of this scenario, not of a real VF.
-wait_memif() {
-	t=600
-	until awk -v s="@$MEMIF" '$NF == s && $4 == "00010000" { f = 1 } END { exit !f }' /proc/net/unix; do
-		alive $vfpid || fail "VF peer $1 exited before listening on $MEMIF"
-		[ $t -gt 0 ] || fail "VF peer $1 not listening on $MEMIF within 60s"
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' /proc/$1/status 2>/dev/null; }
+
+# await SECS WHAT "PID..." CMD...: polls CMD every 0.1 s until it
+# succeeds; fails naming WHAT if one of the processes exits first or SECS
+# pass.
+await() {
+	secs=$1 what=$2 pids=$3
+	t=$((secs * 10))
+	shift 3
+	until "$@"; do
+		for p in $pids; do
+			alive $p || fail "$what: process $p exited first"
+		done
+		[ $t -gt 0 ] || fail "$what: not within ${secs}s"
 		usleep 100000; t=$((t - 1))
 	done
 }
 
-alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' /proc/$1/status 2>/dev/null; }
+# wait_memif NAME: until VF peer NAME listens on the memif socket (an
+# abstract one: no file, but /proc/net/unix lists it, flags 00010000 when
+# listening). Otherwise a VF (re)start of the daemon could come first and
+# fail ("cannot start port"), a race of this scenario, not of a real VF.
+memif_listening() {
+	awk -v s="@$MEMIF" '$NF == s && $4 == "00010000" { f = 1 } END { exit !f }' /proc/net/unix
+}
+wait_memif() {
+	await 60 "VF peer $1 listening on $MEMIF" $vfpid memif_listening
+}
 
 # relay_active K: after the daemon logged relay 0's K-th VM connection,
 # the last word about each direction is "active" (not dropping, not
@@ -204,13 +218,8 @@ vm_peer() {
 round() {
 	vm_peer $3 $4 $5 $1
 	step vm name=$3 lcore=$4 socket_mem=$5
-	t=$((gate * 10))
-	until relay_active $1; do
-		[ $t -gt 0 ] || fail "round $1: relay 0 not active both ways after the VM connected within ${gate}s"
-		alive $dpid || fail "the daemon died"
-		alive $vmpid || fail "VM peer $3 exited before traffic"
-		usleep 100000; t=$((t - 1))
-	done
+	await $gate "round $1: relay 0 active both ways after VM peer $3 connected" \
+		"$dpid $vmpid" relay_active $1
 	# Still so a moment later (no link flap after a VF restart).
 	sleep 1
 	relay_active $1 || fail "round $1: relay 0 went inactive again"
@@ -233,19 +242,9 @@ virtio-forwarder -n -H /dev/hugepages -p /tmp -u -g -C 1 -M 0 --server -V /tmp \
 	--zmq-core-sched-ep=ipc:///tmp/zmq/core_sched --zmq-config-ep=ipc:///tmp/zmq/config \
 	-- --file-prefix=d >$LOG 2>&1 &
 dpid=$!
-t=600
-while [ ! -S $SOCK ]; do
-	alive $dpid || fail "the daemon exited before its vhost-user socket appeared"
-	[ $t -gt 0 ] || fail "no $SOCK within 60s"
-	usleep 100000; t=$((t - 1))
-done
+await 60 "the daemon's vhost-user socket $SOCK" $dpid test -S $SOCK
 # The relay's pool exists once its VF started.
-t=600
-until grep -q 'relay 0: VF .* started' $LOG; do
-	alive $dpid || fail "the daemon exited before relay 0's VF started"
-	[ $t -gt 0 ] || fail "relay 0's VF not started within 60s"
-	usleep 100000; t=$((t - 1))
-done
+await 60 "relay 0's VF started" $dpid grep -q 'relay 0: VF .* started' $LOG
 step daemon-up
 mem up
 
