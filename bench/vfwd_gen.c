@@ -389,7 +389,7 @@ static bool parse_options(int argc, char **argv)
 			i++;
 		} else if ((!strcmp(argv[i], "--vf-queues") || !strcmp(argv[i], "--vm-queues")) &&
 			   v >= 1 && v <= MAX_QUEUES) {
-			opt.queues[argv[i][3] == 'm'] = (uint16_t)v;
+			opt.queues[!strcmp(argv[i], "--vm-queues")] = (uint16_t)v;
 			i++;
 		} else {
 			rte_exit(2, "bad option %s; options: --idle, --mbuf-size N, --vf-queues N, "

@@ -1065,11 +1065,14 @@ void relay_shutdown(void)
 	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
 		struct relay *r = &relays[id];
 
+		unsigned out;
+
 		if (!r->pool)
 			continue;
-		if (relay_mbufs_out(r) != 0)
+		out = relay_mbufs_out(r);
+		if (out != 0)
 			VLOG_ERR("relay %u: %u mbufs not returned to the pool at shutdown (leak)",
-				 id, relay_mbufs_out(r));
+				 id, out);
 		else
 			VLOG_INFO("relay %u: all %u mbufs back in the pool", id, pool_size(r->pool));
 		for (int node = 0; node < RTE_MAX_NUMA_NODES; node++) {

@@ -9,9 +9,9 @@ GUEST_CSUM is not offered at all. The VF is net_tap, whose RX checksum
 offload is done in software by the PMD; the host kernel's end of the tap
 sends the frames, the guest is vhost_front.Frontend reading each frame's
 virtio-net header in its own memory."""
-import os
 import socket
 import struct
+import subprocess
 
 import pytest
 
@@ -58,9 +58,8 @@ def test_the_vf_checksum_verdict_reaches_the_guest(workdir, procs, tso):
     tap_name = unique("vfck")[:15]          # net_tap removes it with the port
     d = start_daemon(workdir, procs, (["-T"] if tso else []) +
                      ["-P", "net_tap0,iface=%s=0" % tap_name])
-    with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % tap_name, "w") as f:
-        f.write("1")
-    os.system("ip link set %s up" % tap_name)
+    subprocess.run(["sysctl", "-q", "net.ipv6.conf.%s.disable_ipv6=1" % tap_name], check=True)
+    subprocess.run(["ip", "link", "set", tap_name, "up"], check=True)
     # net_tap keeps an mbuf in each slot of its RX ring while it runs
     base = d.relay(0)["pool_in_use"]
     guest = Frontend(sock(workdir, 0))

@@ -76,6 +76,7 @@ class Frontend:
         self.base = {q: 0 for q in self.vqs}        # where the backend starts each ring
         self.stopped_at = {}                        # where it stopped each (GET_VRING_BASE)
         self.features = 0
+        self.log = None                             # the dirty log, once logging
         if resume:
             # A migration's destination: the guest's memory as the source
             # left it, each ring going on where the source stopped it.
@@ -177,7 +178,7 @@ class Frontend:
         self.sock.close()
         self.mem.close()
         os.close(self.memfd)
-        if hasattr(self, "log"):
+        if self.log is not None:
             self.log.close()
             os.close(self.logfd)
 
