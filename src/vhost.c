@@ -261,22 +261,22 @@ static uint32_t flow_hash(const struct rte_mbuf *m)
 /* Without mergeable RX buffers a frame must fit in one of the guest's
  * buffers, and a frame bigger than they are is refused every time: held,
  * it would stall its direction for good. A frame refused while the guest
- * had buffers posted is such a frame; seen twice in a row (the guest may
- * have posted them just after the first try) it is marked unplaceable and
- * fwd_poll drops it. Only split rings tell their posted buffers
- * (rte_vhost_avail_entries). */
-static void check_fit(struct fwd_dir *d, uint16_t vq, const struct rte_mbuf *refused)
+ * had buffers posted is such a frame, if the same frame is refused so by
+ * two calls in a row: the guest may have posted buffers while the first
+ * call ran, after the enqueue found its ring empty. suspect is what the
+ * previous call refused with room; any other outcome forgets it, since a
+ * frame that was taken goes back to the pool and its mbuf soon comes
+ * round again as another frame. Only split rings tell their posted
+ * buffers (rte_vhost_avail_entries). */
+static void check_fit(struct fwd_dir *d, uint16_t vq, const struct rte_mbuf *refused,
+		      const struct rte_mbuf *suspect)
 {
-	if (rte_vhost_avail_entries(d->p.vid, vq) == 0) {
-		d->refused_with_room = NULL;
+	if (rte_vhost_avail_entries(d->p.vid, vq) == 0)
 		return;
-	}
-	if (d->refused_with_room == refused) {
+	if (refused == suspect)
 		d->unplaceable = true;
-		d->refused_with_room = NULL;
-	} else {
+	else
 		d->refused_with_room = refused;
-	}
 }
 
 uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
@@ -285,13 +285,15 @@ uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 	struct rte_mbuf *refused[FWD_BURST];
 	uint16_t count[FWD_MAX_QUEUES] = { 0 };
 	uint16_t nq = d->p.nb_dst_queues, sent = 0, nb_refused = 0;
+	const struct rte_mbuf *suspect = d->refused_with_room;
 
+	d->refused_with_room = NULL;
 	if (nq == 1) {
 		sent = rte_vhost_enqueue_burst(d->p.vid, d->p.dst_queues[0], pkts, n);
 		/* The guest got copies: the originals go back to the pool. */
 		rte_pktmbuf_free_bulk(pkts, sent);
 		if (unlikely(sent < n) && d->p.check_guest_fit)
-			check_fit(d, d->p.dst_queues[0], pkts[sent]);
+			check_fit(d, d->p.dst_queues[0], pkts[sent], suspect);
 		return sent;
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -312,7 +314,7 @@ uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 		sent += k;
 		if (k < count[q] && nb_refused == 0 && d->p.check_guest_fit)
 			/* The first packet refused is the one offered first next time. */
-			check_fit(d, d->p.dst_queues[q], by_queue[q][k]);
+			check_fit(d, d->p.dst_queues[q], by_queue[q][k], suspect);
 		for (uint16_t j = k; j < count[q]; j++)
 			refused[nb_refused++] = by_queue[q][j];
 	}

@@ -197,6 +197,10 @@ void fwd_drop_held(struct fwd_dir *d)
 	/* Parts of packets already counted as sent. */
 	rte_pktmbuf_free_bulk(d->staged, d->nb_staged);
 	d->nb_staged = 0;
+	/* A sink's verdict on a packet freed here would otherwise fall on
+	 * whichever packet its mbuf carries next. */
+	d->unplaceable = false;
+	d->refused_with_room = NULL;
 }
 
 /* Offers what d holds to its sink; true when nothing is left held. */
