@@ -740,10 +740,17 @@ int relay_remove_socket(unsigned id, char *err, size_t errlen)
  * the reason is logged once per connection. */
 static bool refusal_logged[RTE_MAX_VHOST_DEVICE];
 
+/* A new connection is a new device, whose vid may be that of a device we
+ * refused: rte_vhost tells destroy_device only of devices that were
+ * accepted, so what the refused one reported of its rings must go here,
+ * or the next guest would inherit queues it never enabled. */
 void relay_vm_new_connection(int vid)
 {
-	if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE)
-		__atomic_store_n(&refusal_logged[vid], false, __ATOMIC_RELAXED);
+	if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE)
+		return;
+	__atomic_store_n(&refusal_logged[vid], false, __ATOMIC_RELAXED);
+	__atomic_store_n(&vring_reported[vid], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&vring_dirty[vid], false, __ATOMIC_RELEASE);
 }
 
 static bool first_refusal(int vid)
