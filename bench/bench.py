@@ -9,7 +9,15 @@ frames one way (VF->VM or VM->VF) or both ways at once and counts what
 arrives at the other port: nothing the relay relays feeds back into what
 it is offered. The relay is either virtio-forwarder or, as the
 reference, `dpdk-testpmd --forward-mode=io` between a net_vhost port and
-a memif port. Runs alternate, same cores, same generator.
+a memif port.
+
+The two are measured in pairs, run by run: both topologies are set up
+side by side (a generator each), and the one not being measured is
+stopped whole (SIGSTOP: it polls nothing, its connections stay up). A
+run of testpmd and a run of ours are then seconds apart on the same
+cores, and the ratio is taken per pair. This machine's speed drifts by
+several times over tens of seconds (docs/benchmark.md); pairs see the
+same machine, medians of separate sessions did not.
 
 Figures:
 - Mpps at the sink per direction and frame size, the ratio ours/testpmd;
@@ -39,10 +47,12 @@ testpmd's net_vhost negotiates them).
 Writes bench/results/latest.{md,json,png} (smoke.* with --smoke); a full
 run also copies the table and plot to docs/benchmark.md and .png."""
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -62,15 +72,15 @@ LATENCY_LOAD = 0.10
 CPU_WAIT_WARN = 0.02
 
 
-def memif(role, n):
+def memif(work, role, n):
     """The relay's memif is the client and the generator's the server, as
     in the tests (the generator's copy on TX is part of its cost)."""
     return "net_memif%d,role=%s,socket=%s/memif%d.sock,socket-abstract=no,id=0,rsize=12" % (
-        n, role, WORK, n)
+        n, role, work, n)
 
 
-def vhost_sock(n):
-    return "%s/virtio-forwarder%d.sock" % (WORK, n)
+def vhost_sock(work, n):
+    return "%s/virtio-forwarder%d.sock" % (work, n)
 
 
 def gen_eal(prefix, vdevs):
@@ -79,9 +89,9 @@ def gen_eal(prefix, vdevs):
         ["--vdev=" + v for v in vdevs]
 
 
-def vm_vdev(n, queue_size, queues=1):
-    return "net_virtio_user%d,path=%s,queue_size=%d,queues=%d" % (n, vhost_sock(n), queue_size,
-                                                                  queues)
+def vm_vdev(work, n, queue_size, queues=1):
+    return "net_virtio_user%d,path=%s,queue_size=%d,queues=%d" % (
+        n, vhost_sock(work, n), queue_size, queues)
 
 
 class Gen:
@@ -89,30 +99,30 @@ class Gen:
     up first (a relay's memif client needs it when it starts); its VM side
     is attached once the relay's vhost-user socket exists."""
 
-    def __init__(self, case):
+    def __init__(self, case, work):
         self.prefix = harness.unique("gen")
-        self.queues = case["queues"]
-        argv = gen_eal(self.prefix, [memif("server", 0)]) + [
+        self.queues, self.work = case["queues"], work
+        argv = gen_eal(self.prefix, [memif(work, "server", 0)]) + [
             "--", "--mbuf-size", "10240" if case["jumbo"] else "2176",
             "--vf-queues", str(case["vf_queues"]), "--vm-queues", str(case["queues"])]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=open(os.path.join(WORK, "gen.log"), "wb"),
+                                     stderr=open(os.path.join(work, "gen.log"), "wb"),
                                      text=True, start_new_session=True)
-        wait_for_file("%s/memif0.sock" % WORK, self.proc, "gen.log")
+        wait_for_file("%s/memif0.sock" % work, self.proc, "gen.log")
 
     def command(self, line):
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         reply = self.proc.stdout.readline()
         if not reply:
-            raise RuntimeError("vfwd-gen exited; see %s/gen.log" % WORK)
+            raise RuntimeError("vfwd-gen exited; see %s/gen.log" % self.work)
         r = json.loads(reply)
         if "error" in r:
             raise RuntimeError("vfwd-gen: " + r["error"])
         return r
 
     def attach_vm(self):
-        self.command("attach " + vm_vdev(0, 1024, self.queues))
+        self.command("attach " + vm_vdev(self.work, 0, 1024, self.queues))
 
     def run(self, direction, size, seconds, pps=0):
         return self.command("%s %d %g %d" % (direction, size, seconds, pps))
@@ -131,20 +141,21 @@ def wait_for_file(path, proc, log):
     deadline = time.time() + 30
     while not os.path.exists(path):
         if time.time() > deadline or proc.poll() is not None:
-            raise RuntimeError("%s did not appear; see %s/%s" % (path, WORK, log))
+            raise RuntimeError("%s did not appear; see %s" % (
+                path, os.path.join(os.path.dirname(path), log)))
         time.sleep(0.05)
 
 
 class IdlePeers:
     """VMs and VF peers of relays 1..n-1: connected, never sending."""
 
-    def __init__(self, n):
+    def __init__(self, n, work):
         self.prefix = harness.unique("idle")
         vdevs = []
         for i in range(1, n):
-            vdevs += [memif("server", i), vm_vdev(i, 256)]
+            vdevs += [memif(work, "server", i), vm_vdev(work, i, 256)]
         argv = gen_eal(self.prefix, vdevs) + ["--", "--idle"]
-        self.proc = harness.Process(argv, os.path.join(WORK, "idle.log"))
+        self.proc = harness.Process(argv, os.path.join(work, "idle.log"))
 
     def close(self):
         self.proc.stop()
@@ -154,12 +165,13 @@ class IdlePeers:
 class Ours:
     name = "ours"
 
-    def __init__(self, case, n_relays=1):
-        args = ["-C", "1", "-M", "0", "--server", "-V", WORK, "-l", "5"] + \
+    def __init__(self, case, work, n_relays=1):
+        args = ["-C", "1", "-M", "0", "--server", "-V", work, "-l", "5"] + \
             (["-J"] if case["jumbo"] else []) + os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
-            args += ["-P", "%s=%d" % (memif("client", i), i)]
-        self.d = harness.Daemon(WORK, args, timeout=120)
+            args += ["-P", "%s=%d" % (memif(work, "client", i), i)]
+        self.d = harness.Daemon(work, args, timeout=120)
+        self.proc = self.d.proc
 
     def pid(self):
         return self.d.proc.pid
@@ -194,20 +206,20 @@ class Testpmd:
     CYCLES = re.compile(r"CPU cycles/packet=([0-9.]+) \(total cycles=(\d+) / total \w+ "
                         r"packets=(\d+)\) at (\d+) MHz")
 
-    def __init__(self, case):
+    def __init__(self, case, work):
         self.prefix = harness.unique("ref")
         q = case["queues"]
         argv = ["stdbuf", "-oL", "dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
                 "--no-pci", "--huge-dir=" + harness.HUGE_DIR,
-                "--vdev=net_vhost0,iface=%s,queues=%d" % (vhost_sock(0), q),
-                "--vdev=" + memif("client", 0), "--", "-i", "--forward-mode=io",
+                "--vdev=net_vhost0,iface=%s,queues=%d" % (vhost_sock(work, 0), q),
+                "--vdev=" + memif(work, "client", 0), "--", "-i", "--forward-mode=io",
                 "--record-core-cycles", "--total-num-mbufs=16384", "--rxq=%d" % q,
                 "--txq=%d" % q]
-        self.log_path = os.path.join(WORK, "testpmd.log")
+        self.log_path = os.path.join(work, "testpmd.log")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=open(self.log_path, "wb"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_file(vhost_sock(0), self.proc, "testpmd.log")
+        wait_for_file(vhost_sock(work, 0), self.proc, "testpmd.log")
         self.cmd("start")
 
     def pid(self):
@@ -253,12 +265,12 @@ class Testpmd:
         harness.cleanup_prefix(self.prefix)
 
 
-def fresh_workdir():
-    """An empty WORK; the last run's logs are kept in WORK.last."""
-    subprocess.run(["rm", "-rf", WORK + ".last"])
-    if os.path.exists(WORK):
-        os.rename(WORK, WORK + ".last")
-    os.makedirs(WORK)
+def fresh_workdir(work):
+    """An empty directory; the last session's files are kept in work.last."""
+    subprocess.run(["rm", "-rf", work + ".last"])
+    if os.path.exists(work):
+        os.rename(work, work + ".last")
+    os.makedirs(work)
 
 
 def waited(pids):
@@ -334,30 +346,52 @@ STANDARD = case([64, 512, 1518])
 
 
 class Session:
-    """A fresh WORK, the generator (and idle peers), then the relay; all
-    stopped at the end, whatever happened."""
+    """A fresh directory WORK/<relay>, the generator (and idle peers), then
+    the relay; all stopped at the end, whatever happened. Entered paused:
+    its processes run only inside running(), so that two sessions can be
+    up at once and measured in turns."""
 
     def __init__(self, kind, setup=STANDARD, n_relays=1):
         self.kind, self.n = kind, n_relays
         self.case = dict(setup, vf_queues=setup["queues"] if kind is Testpmd else 1)
+        self.work = os.path.join(WORK, kind.name)
+        self.paused = False
 
     def __enter__(self):
-        fresh_workdir()
-        self.gen, self.idle, self.relay = Gen(self.case), None, None
+        fresh_workdir(self.work)
+        self.gen, self.idle, self.relay = Gen(self.case, self.work), None, None
         try:
-            self.relay = self.kind(self.case, self.n) if self.kind is Ours else \
-                self.kind(self.case)
+            self.relay = self.kind(self.case, self.work, self.n) if self.kind is Ours else \
+                self.kind(self.case, self.work)
             self.gen.attach_vm()
             if self.n > 1:
-                self.idle = IdlePeers(self.n)
+                self.idle = IdlePeers(self.n, self.work)
             self.relay.wait_connected(self.n)
             self.gen.run("both", 64, 0.5)      # warms pools and caches
+            self.signal(signal.SIGSTOP)
         except BaseException:
             self.__exit__()
             raise
         return self
 
+    def signal(self, sig):
+        """To every process of the session, threads and all."""
+        for p in (self.gen.proc, self.relay and self.relay.proc, self.idle and self.idle.proc.proc):
+            if p and p.poll() is None:
+                os.killpg(p.pid, sig)
+        self.paused = sig == signal.SIGSTOP
+
+    @contextlib.contextmanager
+    def running(self):
+        self.signal(signal.SIGCONT)
+        try:
+            yield self
+        finally:
+            self.signal(signal.SIGSTOP)
+
     def __exit__(self, *exc):
+        if self.paused:
+            self.signal(signal.SIGCONT)
         if self.relay:
             self.relay.close()
         self.gen.close()
@@ -366,17 +400,21 @@ class Session:
 
 
 def throughput(cases, reps, seconds):
-    """rows[(size, queues)][direction][kind] = list of measured() results."""
+    """rows[(size, queues)][direction][kind] = list of measured() results,
+    element i of ours and of testpmd measured back to back: a pair. Fresh
+    sessions each repetition; which relay goes first alternates."""
     rows = {(size, c["queues"]): {d: {"ours": [], "testpmd": []} for d in DIRS}
             for c in cases for size in c["sizes"]}
-    for _ in range(reps):
+    for rep in range(reps):
         for c in cases:
-            for kind in (Testpmd, Ours):       # alternate, same cores
-                with Session(kind, c) as s:
-                    for size in c["sizes"]:
-                        for d in DIRS:
-                            rows[(size, c["queues"])][d][kind.name].append(
-                                measured(s.gen, s.relay, d, size, seconds))
+            with Session(Testpmd, c) as ref, Session(Ours, c) as ours:
+                turns = (ref, ours) if rep % 2 == 0 else (ours, ref)
+                for size in c["sizes"]:
+                    for d in DIRS:
+                        for s in turns:
+                            with s.running():
+                                rows[(size, c["queues"])][d][s.kind.name].append(
+                                    measured(s.gen, s.relay, d, size, seconds))
     return rows
 
 
@@ -392,7 +430,7 @@ def latency(rows, seconds):
         pps[d] = max(int(peak * 1e6 * LATENCY_LOAD), 1000)
         out[d] = {"pps": pps[d]}
     for kind in (Testpmd, Ours):
-        with Session(kind) as s:
+        with Session(kind) as s, s.running():
             for d in ("vf2vm", "vm2vf"):
                 out[d][kind.name] = s.gen.run(d, size, seconds, pps[d])[DIR_KEYS[d][0]]
     return out
@@ -403,7 +441,7 @@ def scaling(counts, reps, seconds):
     for n in counts:
         out[n] = []
         for _ in range(reps):
-            with Session(Ours, n_relays=n) as s:
+            with Session(Ours, n_relays=n) as s, s.running():
                 out[n].append(measured(s.gen, s.relay, "both", 64, seconds))
     return out
 
@@ -424,8 +462,12 @@ def summarize(rows):
                 row[kind + "_busy"] = med(r["busy_share"] for r in runs)
                 row[kind + "_dropped"] = med(r["dropped_share"] for r in runs)
                 row[kind + "_cpu_wait"] = max(r["cpu_wait"] for r in runs)
-            row["ratio"] = row["ours_mpps"][0] / max(row["testpmd_mpps"][0], 1e-9)
-            row["cycle_ratio"] = row["testpmd_cycles"][0] / max(row["ours_cycles"][0], 1e-9)
+            pairs = list(zip(by_kind["ours"], by_kind["testpmd"]))
+            row["ratio"] = med(
+                sum(o[k]["mpps"] for k in DIR_KEYS[d]) /
+                max(sum(t[k]["mpps"] for k in DIR_KEYS[d]), 1e-9) for o, t in pairs)
+            row["cycle_ratio"] = med(t["cycles_per_pkt"] / max(o["cycles_per_pkt"], 1e-9)
+                                     for o, t in pairs)
             table.append(row)
     return table
 
@@ -438,16 +480,17 @@ def report(table, lat, scale, smoke, seconds, reps):
              "| busy share ours / testpmd | dropped by the relay ours / testpmd |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
-        lines.append("| %d | %d | %s | %.2f ±%.2f | %.2f ±%.2f | **%.2fx** | %.0f ±%.0f "
-                     "| %.0f ±%.0f | **%.2fx** | %.2f / %.2f | %.1f%% / %.1f%% |" % (
+        lines.append("| %d | %d | %s | %.2f ±%.2f | %.2f ±%.2f | **%.2fx** ±%.2f | %.0f ±%.0f "
+                     "| %.0f ±%.0f | **%.2fx** ±%.2f | %.2f / %.2f | %.1f%% / %.1f%% |" % (
                          r["size"], r["queues"], label[r["dir"]], *r["ours_mpps"],
                          *r["testpmd_mpps"],
-                         r["ratio"], *r["ours_cycles"], *r["testpmd_cycles"], r["cycle_ratio"],
+                         *r["ratio"], *r["ours_cycles"], *r["testpmd_cycles"], *r["cycle_ratio"],
                          r["ours_busy"][0], r["testpmd_busy"][0], 100 * r["ours_dropped"][0],
                          100 * r["testpmd_dropped"][0]))
     waits = [(r["size"], r["queues"], r["dir"], k, r[k + "_cpu_wait"]) for r in table
              for k in ("ours", "testpmd") if r[k + "_cpu_wait"] > CPU_WAIT_WARN]
-    lines += ["", "Medians of %d runs of %g s, ± half the spread. Mpps at the sink (both "
+    lines += ["", "Medians of %d runs of %g s, ± half the spread. Ratios: the median of "
+              "the ratios of pairs, a run of each relay back to back. Mpps at the sink (both "
               "ways: the sum). Cycles: the relay's busy cycles per packet delivered; "
               "testpmd/ours above 1 means ours spends less. A busy share well below 1 means "
               "the relay waited for traffic: the generator set the rate there." % (reps, seconds),
@@ -477,8 +520,9 @@ def report(table, lat, scale, smoke, seconds, reps):
             n, *mpps, mpps[0] / max(base, 1e-9),
             statistics.median(r["cycles_per_pkt"] for r in runs),
             statistics.median(r["busy_share"] for r in runs)))
-    lines += ["", "The machine is shared and noisy: compare the ratios, measured minutes "
-              "apart on the same cores, not the absolute rates."]
+    lines += ["", "The machine is shared and noisy: compare the ratios, each taken from a "
+              "run of ours and a run of testpmd seconds apart on the same cores, not the "
+              "absolute rates."]
     name = "smoke" if smoke else "latest"
     data = {"throughput": table, "latency": lat,
             "scaling": {str(n): runs for n, runs in scale.items()}}
