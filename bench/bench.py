@@ -234,19 +234,26 @@ class Testpmd:
         self.proc.stdin.flush()
 
     def counters(self):
-        """Cycles since the last call (testpmd's are cleared each time)."""
-        seen = len(self.CYCLES.findall(open(self.log_path, errors="replace").read()))
+        """Cycles since the last call (testpmd's are cleared each time).
+        testpmd prints its cycles only when it forwarded something, so the
+        echo of the clear that follows the show says the answer is
+        complete."""
+        cleared = "testpmd> clear fwd stats all"
+        seen = open(self.log_path, errors="replace").read().count(cleared)
         self.cmd("show fwd stats all")
         self.cmd("clear fwd stats all")
         deadline = time.time() + 10
         while True:
-            found = self.CYCLES.findall(open(self.log_path, errors="replace").read())
-            if len(found) > seen:
+            log = open(self.log_path, errors="replace").read()
+            if log.count(cleared) > seen:
                 break
             if time.time() > deadline:
-                # no line at all: nothing was forwarded since the clear
-                return {"rx": 0, "busy": 0, "mhz": 1, "at": time.time()}
-            time.sleep(0.1)
+                raise RuntimeError("testpmd does not answer; see " + self.log_path)
+            time.sleep(0.02)
+        answer = log[:log.rindex(cleared)].rsplit("testpmd> show fwd stats all", 1)[-1]
+        found = self.CYCLES.findall(answer)
+        if not found:       # nothing forwarded since the last clear
+            return {"rx": 0, "busy": 0, "mhz": 1, "at": time.time()}
         _, cycles, pkts, mhz = found[-1]
         return {"rx": int(pkts), "busy": int(cycles), "mhz": int(mhz), "at": time.time()}
 
