@@ -206,14 +206,14 @@ static void send_burst(int side, uint64_t now, uint64_t hz)
 			return;
 		for (unsigned int i = 0; i < n; i++) {
 			struct rte_mbuf *m = d->pending[i];
-			uint64_t *stamp = rte_pktmbuf_mtod_offset(m, uint64_t *, STAMP_OFF);
+			/* The stamp follows a 42-byte header: not 8-byte aligned. */
+			uint64_t stamp[2] = { now, d->seq + i };
 			struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *,
 									  STAMP_OFF - sizeof(*udp));
 
 			m->data_len = m->pkt_len = opt.size;
 			udp->src_port = rte_cpu_to_be_16(1000 + (d->seq + i) % FLOWS);
-			stamp[0] = now;
-			stamp[1] = d->seq + i;
+			memcpy(rte_pktmbuf_mtod_offset(m, void *, STAMP_OFF), stamp, sizeof(stamp));
 		}
 		d->nb_pending = n;
 	}
@@ -233,8 +233,10 @@ static void record_latency(struct direction *d, struct rte_mbuf **m, uint16_t n,
 	uint64_t now = rte_rdtsc();
 
 	for (uint16_t i = 0; i < n; i++) {
-		uint64_t sent_at = *rte_pktmbuf_mtod_offset(m[i], uint64_t *, STAMP_OFF);
-		uint64_t b = (now - sent_at) * 1000000000ull / hz / LAT_BUCKET_NS;
+		uint64_t sent_at, b;
+
+		memcpy(&sent_at, rte_pktmbuf_mtod_offset(m[i], const void *, STAMP_OFF), sizeof(sent_at));
+		b = (now - sent_at) * 1000000000ull / hz / LAT_BUCKET_NS;
 
 		d->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS]++;
 		d->lat_count++;
