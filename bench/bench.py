@@ -43,7 +43,10 @@ not reported; cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
 VFWD_BENCH_ARGS adds daemon options (e.g. "-R": mergeable RX buffers, as
-testpmd's net_vhost negotiates them).
+testpmd's net_vhost negotiates them). VFWD_BENCH_ZC=1 puts both relays'
+memif ports in zero-copy mode (the generator then copies into and out of
+the relay's own buffers, as a PCI VF's DMA would, and the relay copies
+only on its vhost side).
 Writes bench/results/latest.{md,json,png} (smoke.* with --smoke); a full
 run also copies the table and plot to docs/benchmark.md and .png."""
 import argparse
@@ -72,11 +75,16 @@ LATENCY_LOAD = 0.10
 CPU_WAIT_WARN = 0.02
 
 
+# The relays' memif ports in zero-copy mode (both relays alike).
+ZERO_COPY = os.environ.get("VFWD_BENCH_ZC") == "1"
+RELAY_EAL = ["--single-file-segments"] if ZERO_COPY else []
+
+
 def memif(work, role, n):
     """The relay's memif is the client and the generator's the server, as
     in the tests (the generator's copy on TX is part of its cost)."""
-    return "net_memif%d,role=%s,socket=%s/memif%d.sock,socket-abstract=no,id=0,rsize=12" % (
-        n, role, work, n)
+    return "net_memif%d,role=%s,socket=%s/memif%d.sock,socket-abstract=no,id=0,rsize=12%s" % (
+        n, role, work, n, ",zero-copy=yes" if ZERO_COPY and role == "client" else "")
 
 
 def vhost_sock(work, n):
@@ -170,7 +178,7 @@ class Ours:
             (["-J"] if case["jumbo"] else []) + os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
             args += ["-P", "%s=%d" % (memif(work, "client", i), i)]
-        self.d = harness.Daemon(work, args, timeout=120)
+        self.d = harness.Daemon(work, args, timeout=120, eal=RELAY_EAL)
         self.proc = self.d.proc
 
     def pid(self):
@@ -210,7 +218,7 @@ class Testpmd:
         self.prefix = harness.unique("ref")
         q = case["queues"]
         argv = ["stdbuf", "-oL", "dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
-                "--no-pci", "--huge-dir=" + harness.HUGE_DIR,
+                "--no-pci", "--huge-dir=" + harness.HUGE_DIR] + RELAY_EAL + [
                 "--vdev=net_vhost0,iface=%s,queues=%d" % (vhost_sock(work, 0), q),
                 "--vdev=" + memif(work, "client", 0), "--", "-i", "--forward-mode=io",
                 "--record-core-cycles", "--total-num-mbufs=16384", "--rxq=%d" % q,
