@@ -1,6 +1,7 @@
 """The benchmarks still run (short smoke runs; figures are not asserted:
 speed is reported by bench/, not tested)."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -18,4 +19,5 @@ def test_benchmark_smoke_runs_and_reports(script, report, row):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     text = open(os.path.join(harness.REPO, "bench", "results", report)).read()
-    assert row in text and "x |" in text
+    # a row of that table, and a ratio ("1.02x", "**1.02x** ±0.05")
+    assert row in text and re.search(r"\| (\*\*)?\d+\.\d\dx", text), text
