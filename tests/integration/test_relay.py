@@ -5,12 +5,15 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
-from harness import (BUILD, DAEMON, HUGE_DIR, Daemon, Peer, cleanup_prefix, memif_peer, memif_vf,
-                     start_testpmd, unique)
+from harness import REPO, DAEMON, Daemon, Peer, memif_peer, memif_vf, start_testpmd, unique
+
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import bench  # noqa: E402  (vfwd-gen's driver: it floods faster than vfwd-peer)
 
 N = 3000
 SIZES = "64,512,1518,60,1000"
@@ -139,36 +142,6 @@ def test_a_stalled_receiver_holds_traffic_back_instead_of_dropping_it(workdir, p
     assert d.stop() == 0
 
 
-class Generator:
-    """bench/vfwd-gen: floods faster than vfwd-peer, which checks bytes, can.
-    Commands on stdin, one JSON line back for each."""
-
-    def __init__(self, workdir, procs):
-        self.prefix = unique("gen")
-        argv = [os.path.join(BUILD, "vfwd-gen"), "--lcores=0@0", "--file-prefix=" + self.prefix,
-                "--no-pci", "--single-file-segments", "--huge-dir=" + HUGE_DIR,
-                "--vdev=" + memif_peer(workdir)]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=open(os.path.join(workdir, "gen.log"), "wb"),
-                                     text=True, start_new_session=True)
-        procs.append(self)
-
-    def command(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        r = json.loads(self.proc.stdout.readline() or '{"error": "vfwd-gen exited"}')
-        assert "error" not in r, r
-        return r
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
-        cleanup_prefix(self.prefix)
-
-
 def test_a_flood_into_a_guest_refilling_as_it_goes_drops_nothing(workdir, procs):
     """64-byte frames as fast as a generator sends them, into a guest that
     refills its RX ring while the relay enqueues. The relay then sees
@@ -177,21 +150,23 @@ def test_a_flood_into_a_guest_refilling_as_it_goes_drops_nothing(workdir, procs)
     "oversize", because it remembered a refused mbuf across calls and the
     pool handed the same mbuf out again for another frame. Nothing is
     dropped here, for any cause, and every frame sent arrives."""
-    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
-                         "-P", memif_vf(workdir) + "=0"])
-    procs.append(d)
-    gen = Generator(workdir, procs)
-    gen.command("attach " + vm_vdev(workdir, n=1, queue_size=1024))
-    d.wait_relay(0, both_active, what="both directions active")
-    for direction in ("vf2vm", "both", "vf2vm", "both"):
-        g = gen.command("%s 64 4 0" % direction)
-        r = d.relay(0)
-        for key in ("vf_to_vm", "vm_to_vf"):
-            c = r[key]
-            assert c["drop_oversize_pkts"] == c["drop_full_pkts"] == 0, (direction, r)
-            if key in g:
-                assert g[key]["total_received"] == g[key]["total_sent"] > 0, (direction, g)
-    gen.kill()
+    gen = bench.Gen(dict(bench.case([64]), vf_queues=1), workdir)   # its memif listens first
+    try:
+        d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
+                             "-P", bench.memif(workdir, "client", 0) + "=0"])
+        procs.append(d)
+        gen.attach_vm()
+        d.wait_relay(0, both_active, what="both directions active")
+        for direction in ("vf2vm", "both", "vf2vm", "both"):
+            g = gen.run(direction, 64, 4)
+            r = d.relay(0)
+            for key in ("vf_to_vm", "vm_to_vf"):
+                c = r[key]
+                assert c["drop_oversize_pkts"] == c["drop_full_pkts"] == 0, (direction, r)
+                if key in g:
+                    assert g[key]["total_received"] == g[key]["total_sent"] > 0, (direction, g)
+    finally:
+        gen.close()
     d.wait_relay(0, vm_gone_and_pool_full, what="VM gone, pool full")
     assert d.stop() == 0
 
