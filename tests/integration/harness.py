@@ -116,14 +116,14 @@ class Daemon(Process):
     its sd_notify READY=1, exactly as systemd would."""
 
     def __init__(self, workdir, args, config=None, ready=True, timeout=60,
-                 prefix=None, lcores=None, eal=()):
+                 prefix=None, lcores=None, eal=(), binary=DAEMON):
         self.workdir = workdir
         self.prefix = prefix or unique("vfwd")
         self.notify_path = os.path.join(workdir, "notify-%s.sock" % self.prefix)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
-        argv = [DAEMON, "-n", "-H", HUGE_DIR, "-p", workdir]
+        argv = [binary, "-n", "-H", HUGE_DIR, "-p", workdir]
         if config is not None:
             cfg_path = os.path.join(workdir, "virtioforwarder-%s.conf" % self.prefix)
             with open(cfg_path, "w") as f:
@@ -182,6 +182,15 @@ class Daemon(Process):
             if time.time() > deadline:
                 raise AssertionError("relay %d: %s not reached in %ss: %s\nlog:\n%s"
                                      % (rid, what, timeout, json.dumps(r), self.log()[-3000:]))
+            time.sleep(0.1)
+
+    def wait_log(self, text, timeout=10, what=None):
+        """Until the log says text."""
+        deadline = time.time() + timeout
+        while text not in self.log():
+            if time.time() > deadline:
+                raise AssertionError("%s not logged in %ss:\n%s" % (
+                    what or repr(text), timeout, self.log()[-2000:]))
             time.sleep(0.1)
 
     def stop(self, timeout=30):
