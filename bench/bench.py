@@ -43,6 +43,12 @@ instructions true` says "not supported"), so instructions per packet are
 not reported; cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
+                [--against BINARY]
+--against BINARY measures ours against another build of ours (a
+virtio-forwarder binary, e.g. of the commit before a change) instead of
+testpmd, in pairs the same way: how an optimisation shows. No scaling
+rows then; results go to bench/results/against.* (against-smoke.*), not
+to the docs.
 VFWD_BENCH_ARGS adds daemon options (e.g. "-R": mergeable RX buffers, as
 testpmd's net_vhost negotiates them). VFWD_BENCH_ZC=1 puts both relays'
 memif ports in zero-copy mode (the generator then copies into and out of
@@ -173,17 +179,15 @@ class IdlePeers:
 
 class Ours:
     name = "ours"
+    binary = harness.DAEMON
 
     def __init__(self, case, work, n_relays=1):
         args = ["-C", "1", "-M", "0", "--server", "-V", work, "-l", "5"] + \
             (["-J"] if case["jumbo"] else []) + os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
             args += ["-P", "%s=%d" % (memif(work, "client", i), i)]
-        self.d = harness.Daemon(work, args, timeout=120, eal=RELAY_EAL)
+        self.d = harness.Daemon(work, args, timeout=120, eal=RELAY_EAL, binary=self.binary)
         self.proc = self.d.proc
-
-    def pid(self):
-        return self.d.proc.pid
 
     def wait_connected(self, n=1):
         for rid in range(n):
@@ -208,6 +212,13 @@ class Ours:
         self.d.stop()
 
 
+def against(binary):
+    """Ours as built elsewhere: the reference of an A/B run."""
+    if not os.access(binary, os.X_OK):
+        raise SystemExit("--against %s: not an executable virtio-forwarder" % binary)
+    return type("Base", (Ours,), {"name": "base", "binary": os.path.abspath(binary)})
+
+
 class Testpmd:
     """testpmd io-forwarding between net_vhost and memif, interactive so
     that its forwarding cycle counts can be cleared and read per run."""
@@ -215,7 +226,8 @@ class Testpmd:
     CYCLES = re.compile(r"CPU cycles/packet=([0-9.]+) \(total cycles=(\d+) / total \w+ "
                         r"packets=(\d+)\) at (\d+) MHz")
 
-    def __init__(self, case, work):
+    def __init__(self, case, work, n_relays=1):
+        assert n_relays == 1, "testpmd relays one pair"
         self.prefix = harness.unique("ref")
         q = case["queues"]
         argv = ["stdbuf", "-oL", "dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
@@ -230,9 +242,6 @@ class Testpmd:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_file(vhost_sock(work, 0), self.proc, "testpmd.log")
         self.cmd("start")
-
-    def pid(self):
-        return self.proc.pid
 
     def wait_connected(self, n=1):
         """testpmd says nothing we could wait on; the generator waits for
@@ -339,15 +348,21 @@ def measured(gen, relay, direction, size, seconds, pps=0):
     share of the core, and how long the relay's or the generator's busiest
     thread waited for a CPU (contention from outside the benchmark)."""
     before = relay.counters()
-    sched0 = waited((gen.proc.pid, relay.pid()))
+    pids = (gen.proc.pid, relay.proc.pid)
+    sched0 = waited(pids)
     g = gen.run(direction, size, seconds, pps)
-    g["cpu_wait"] = worst_wait(sched0, waited((gen.proc.pid, relay.pid())))
+    g["cpu_wait"] = worst_wait(sched0, waited(pids))
     after = relay.counters()
     busy, taken, g["busy_share"] = relay.cost(before, after)
     delivered = sum(g[k]["total_received"] for k in DIR_KEYS[direction])
     g["cycles_per_pkt"] = busy / max(delivered, 1)
     g["dropped_share"] = max(taken - delivered, 0) / max(taken, 1)
     return g
+
+
+def mpps(run, direction):
+    """A measured() run's Mpps at the sink; both ways: the sum."""
+    return sum(run[k]["mpps"] for k in DIR_KEYS[direction])
 
 
 # What a session sets up: frame sizes measured, the guest's queue pairs,
@@ -371,14 +386,12 @@ class Session:
         self.kind, self.n = kind, n_relays
         self.case = dict(setup, vf_queues=setup["queues"] if kind is Testpmd else 1)
         self.work = os.path.join(WORK, kind.name + ("-%d" % n_relays if n_relays > 1 else ""))
-        self.paused = False
 
     def __enter__(self):
         fresh_workdir(self.work)
         self.gen, self.idle, self.relay = Gen(self.case, self.work), None, None
         try:
-            self.relay = self.kind(self.case, self.work, self.n) if self.kind is Ours else \
-                self.kind(self.case, self.work)
+            self.relay = self.kind(self.case, self.work, self.n)
             self.gen.attach_vm()
             if self.n > 1:
                 self.idle = IdlePeers(self.n, self.work)
@@ -395,7 +408,6 @@ class Session:
         for p in (self.gen.proc, self.relay and self.relay.proc, self.idle and self.idle.proc.proc):
             if p and p.poll() is None:
                 os.killpg(p.pid, sig)
-        self.paused = sig == signal.SIGSTOP
 
     @contextlib.contextmanager
     def running(self):
@@ -406,8 +418,7 @@ class Session:
             self.signal(signal.SIGSTOP)
 
     def __exit__(self, *exc):
-        if self.paused:
-            self.signal(signal.SIGCONT)
+        self.signal(signal.SIGCONT)         # to a running process: nothing
         if self.relay:
             self.relay.close()
         self.gen.close()
@@ -415,40 +426,47 @@ class Session:
             self.idle.close()
 
 
-def throughput(cases, reps, seconds):
-    """rows[(size, queues)][direction][kind] = list of measured() results,
-    element i of ours and of testpmd measured back to back: a pair. Fresh
-    sessions each repetition; which relay goes first alternates."""
-    rows = {(size, c["queues"]): {d: {"ours": [], "testpmd": []} for d in DIRS}
+def paired(a, b, rep, measure):
+    """measure(session) of sessions a and b back to back, a first on even
+    reps, b on odd ones: (a's result, b's)."""
+    first, second = (a, b) if rep % 2 == 0 else (b, a)
+    with first.running():
+        one = measure(first)
+    with second.running():
+        other = measure(second)
+    return (one, other) if first is a else (other, one)
+
+
+def throughput(ref_kind, cases, reps, seconds):
+    """rows[(size, queues)][direction]["ours" | "ref"] = lists of measured()
+    results; element i of both lists is a pair, measured back to back.
+    Fresh sessions each repetition."""
+    rows = {(size, c["queues"]): {d: {"ours": [], "ref": []} for d in DIRS}
             for c in cases for size in c["sizes"]}
     for rep in range(reps):
         for c in cases:
-            with Session(Testpmd, c) as ref, Session(Ours, c) as ours:
-                turns = (ref, ours) if rep % 2 == 0 else (ours, ref)
+            with Session(ref_kind, c) as ref, Session(Ours, c) as ours:
                 for size in c["sizes"]:
                     for d in DIRS:
-                        for s in turns:
-                            with s.running():
-                                rows[(size, c["queues"])][d][s.kind.name].append(
-                                    measured(s.gen, s.relay, d, size, seconds))
+                        t, o = paired(ref, ours, rep,
+                                      lambda s: measured(s.gen, s.relay, d, size, seconds))
+                        rows[(size, c["queues"])][d]["ref"].append(t)
+                        rows[(size, c["queues"])][d]["ours"].append(o)
     return rows
 
 
-def latency(rows, seconds):
+def latency(ref_kind, rows, seconds):
     """p50/p99 at LATENCY_LOAD of the slower relay's one-way rate, 64 B."""
     out = {}
     size = min(rows)[0]
-    pps = {}
     for d in ("vf2vm", "vm2vf"):
-        key = DIR_KEYS[d][0]
-        peak = min(statistics.median(r[key]["mpps"] for r in rows[(size, 1)][d][k])
-                   for k in ("ours", "testpmd"))
-        pps[d] = max(int(peak * 1e6 * LATENCY_LOAD), 1000)
-        out[d] = {"pps": pps[d]}
-    for kind in (Testpmd, Ours):
+        peak = min(statistics.median(mpps(r, d) for r in rows[(size, 1)][d][k])
+                   for k in ("ours", "ref"))
+        out[d] = {"pps": max(int(peak * 1e6 * LATENCY_LOAD), 1000)}
+    for kind, key in ((ref_kind, "ref"), (Ours, "ours")):
         with Session(kind) as s, s.running():
             for d in ("vf2vm", "vm2vf"):
-                out[d][kind.name] = s.gen.run(d, size, seconds, pps[d])[DIR_KEYS[d][0]]
+                out[d][key] = s.gen.run(d, size, seconds, out[d]["pps"])[DIR_KEYS[d][0]]
     return out
 
 
@@ -460,11 +478,9 @@ def scaling(counts, reps, seconds):
         out[n] = []
         for rep in range(reps):
             with Session(Ours) as one, Session(Ours, n_relays=n) as many:
-                pair = {}
-                for s in ((one, many) if rep % 2 == 0 else (many, one)):
-                    with s.running():
-                        pair[s.n] = measured(s.gen, s.relay, "both", 64, seconds)
-                out[n].append({"one": pair[1], "many": pair[n]})
+                a, b = paired(one, many, rep,
+                              lambda s: measured(s.gen, s.relay, "both", 64, seconds))
+                out[n].append({"one": a, "many": b})
     return out
 
 
@@ -474,92 +490,124 @@ def med(vals):
 
 
 def summarize(rows):
+    """Per row, for "ours" and "ref": medians ± half spreads, and the
+    best run (interference from outside only ever slows a run down, so
+    the best is the nearest to what a relay can do: timeit's reasoning
+    for its minimum); then the ratios, of pairs (median) and of bests."""
     table = []
     for (size, queues), by_dir in rows.items():
         for d, by_kind in by_dir.items():
             row = {"size": size, "queues": queues, "dir": d}
             for kind, runs in by_kind.items():
-                row[kind + "_mpps"] = med(sum(r[k]["mpps"] for k in DIR_KEYS[d]) for r in runs)
+                row[kind + "_mpps"] = med(mpps(r, d) for r in runs)
                 row[kind + "_cycles"] = med(r["cycles_per_pkt"] for r in runs)
                 row[kind + "_busy"] = med(r["busy_share"] for r in runs)
                 row[kind + "_dropped"] = med(r["dropped_share"] for r in runs)
                 row[kind + "_cpu_wait"] = max(r["cpu_wait"] for r in runs)
-            pairs = list(zip(by_kind["ours"], by_kind["testpmd"]))
-            row["ratio"] = med(
-                sum(o[k]["mpps"] for k in DIR_KEYS[d]) /
-                max(sum(t[k]["mpps"] for k in DIR_KEYS[d]), 1e-9) for o, t in pairs)
+                row[kind + "_best_mpps"] = max(mpps(r, d) for r in runs)
+                row[kind + "_best_cycles"] = min(r["cycles_per_pkt"] for r in runs)
+            pairs = list(zip(by_kind["ours"], by_kind["ref"]))
+            row["ratio"] = med(mpps(o, d) / max(mpps(t, d), 1e-9) for o, t in pairs)
             row["cycle_ratio"] = med(t["cycles_per_pkt"] / max(o["cycles_per_pkt"], 1e-9)
                                      for o, t in pairs)
+            row["best_ratio"] = row["ours_best_mpps"] / max(row["ref_best_mpps"], 1e-9)
+            row["best_cycle_ratio"] = row["ref_best_cycles"] / max(row["ours_best_cycles"], 1e-9)
             table.append(row)
     return table
 
 
-def report(table, lat, scale, smoke, seconds, reps):
-    label = {"vf2vm": "VF->VM", "vm2vf": "VM->VF", "both": "both ways"}
+LABEL = {"vf2vm": "VF->VM", "vm2vf": "VM->VF", "both": "both ways"}
+
+
+def throughput_lines(table, ref, reps, seconds):
     lines = ["## Throughput", "",
-             "| frame | queue pairs | direction | ours Mpps | testpmd Mpps | ratio "
-             "| ours cycles/pkt | testpmd cycles/pkt | testpmd/ours cycles "
-             "| busy share ours / testpmd | dropped by the relay ours / testpmd |",
+             "| frame | queue pairs | direction | ours Mpps | {0} Mpps | ratio "
+             "| ours cycles/pkt | {0} cycles/pkt | {0}/ours cycles "
+             "| busy share ours / {0} | dropped by the relay ours / {0} |".format(ref),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append("| %d | %d | %s | %.2f ±%.2f | %.2f ±%.2f | **%.2fx** ±%.2f | %.0f ±%.0f "
                      "| %.0f ±%.0f | **%.2fx** ±%.2f | %.2f / %.2f | %.1f%% / %.1f%% |" % (
-                         r["size"], r["queues"], label[r["dir"]], *r["ours_mpps"],
-                         *r["testpmd_mpps"],
-                         *r["ratio"], *r["ours_cycles"], *r["testpmd_cycles"], *r["cycle_ratio"],
-                         r["ours_busy"][0], r["testpmd_busy"][0], 100 * r["ours_dropped"][0],
-                         100 * r["testpmd_dropped"][0]))
+                         r["size"], r["queues"], LABEL[r["dir"]], *r["ours_mpps"],
+                         *r["ref_mpps"], *r["ratio"], *r["ours_cycles"], *r["ref_cycles"],
+                         *r["cycle_ratio"], r["ours_busy"][0], r["ref_busy"][0],
+                         100 * r["ours_dropped"][0], 100 * r["ref_dropped"][0]))
     waits = [(r["size"], r["queues"], r["dir"], k, r[k + "_cpu_wait"]) for r in table
-             for k in ("ours", "testpmd") if r[k + "_cpu_wait"] > CPU_WAIT_WARN]
+             for k in ("ours", "ref") if r[k + "_cpu_wait"] > CPU_WAIT_WARN]
     lines += ["", "Medians of %d runs of %g s, ± half the spread. Ratios: the median of "
               "the ratios of pairs, a run of each relay back to back. Mpps at the sink (both "
               "ways: the sum). Cycles: the relay's busy cycles per packet delivered; "
-              "testpmd/ours above 1 means ours spends less. A busy share well below 1 means "
-              "the relay waited for traffic: the generator set the rate there." % (reps, seconds),
+              "%s/ours above 1 means ours spends less. A busy share well below 1 means "
+              "the relay waited for traffic: the generator set the rate there." % (
+                  reps, seconds, ref),
               "", ("**Contended:** in these rows a polling thread of the relay or the "
                    "generator waited for a CPU (another process on this machine's cores), or "
                    "the hypervisor stole a CPU, so their figures say little about the relay: "
-                   + "; ".join(
-                       "%d B %dq %s %s %.0f%%" % (sz, q, label[d], k, 100 * w)
+                   + "; ".join("%d B %dq %s %s %.0f%%" % (
+                       sz, q, LABEL[d], "ours" if k == "ours" else ref, 100 * w)
                        for sz, q, d, k, w in waits)) if waits else
               "No run was contended: no polling thread waited, and no CPU was stolen, more "
               "than %.0f%% of the time." % (100 * CPU_WAIT_WARN),
-              "", "## Latency at %d%% load, %d-byte frames" % (LATENCY_LOAD * 100, min(
-                  r["size"] for r in table)), "",
-              "| direction | offered pps | ours p50 / p99 us | testpmd p50 / p99 us |",
-              "|---|---|---|---|"]
+              "", "### Best runs", "",
+              "Interference from outside only slows a run down, so each relay's best run "
+              "is the nearest to what it can do; the ratio of bests is a second estimate "
+              "beside the median of pairs.", "",
+              "| frame | queue pairs | direction | best Mpps ours / {0} | ratio "
+              "| fewest cycles/pkt ours / {0} | {0}/ours cycles |".format(ref),
+              "|---|---|---|---|---|---|---|"]
+    for r in table:
+        lines.append("| %d | %d | %s | %.2f / %.2f | **%.2fx** | %.0f / %.0f | **%.2fx** |" % (
+            r["size"], r["queues"], LABEL[r["dir"]], r["ours_best_mpps"], r["ref_best_mpps"],
+            r["best_ratio"], r["ours_best_cycles"], r["ref_best_cycles"],
+            r["best_cycle_ratio"]))
+    return lines
+
+
+def latency_lines(lat, ref, size):
+    lines = ["## Latency at %d%% load, %d-byte frames" % (LATENCY_LOAD * 100, size), "",
+             "| direction | offered pps | ours p50 / p99 us | %s p50 / p99 us |" % ref,
+             "|---|---|---|---|"]
     for d, v in lat.items():
         lines.append("| %s | %d | %.1f / %.1f | %.1f / %.1f |" % (
-            label[d], v["pps"], v["ours"]["lat_p50_us"], v["ours"]["lat_p99_us"],
-            v["testpmd"]["lat_p50_us"], v["testpmd"]["lat_p99_us"]))
-    lines += ["", "## Scaling: relays on one worker, only relay 0 with traffic (64 B, both ways)",
-              "", "Each run of n relays is paired with a run of a 1-relay session beside it; "
-              "the ratio is the median of the pairs'.", "",
-              "| relays | Mpps | vs 1 relay | cycles/pkt | worker busy share |",
-              "|---|---|---|---|---|"]
+            LABEL[d], v["pps"], v["ours"]["lat_p50_us"], v["ours"]["lat_p99_us"],
+            v["ref"]["lat_p50_us"], v["ref"]["lat_p99_us"]))
+    return lines
 
-    def mpps(run):
-        return sum(run[k]["mpps"] for k in DIR_KEYS["both"])
 
+def scaling_lines(scale):
+    lines = ["## Scaling: relays on one worker, only relay 0 with traffic (64 B, both ways)",
+             "", "Each run of n relays is paired with a run of a 1-relay session beside it; "
+             "the ratio is the median of the pairs'.", "",
+             "| relays | Mpps | vs 1 relay | cycles/pkt | worker busy share |",
+             "|---|---|---|---|---|"]
     rows = [(1, [p["one"] for pairs in scale.values() for p in pairs], (1.0, 0.0))] + [
         (n, [p["many"] for p in pairs],
-         med(mpps(p["many"]) / max(mpps(p["one"]), 1e-9) for p in pairs))
+         med(mpps(p["many"], "both") / max(mpps(p["one"], "both"), 1e-9) for p in pairs))
         for n, pairs in scale.items()]
     for n, runs, ratio in rows:
         lines.append("| %d | %.2f ±%.2f | **%.2fx** ±%.2f | %.0f | %.2f |" % (
-            n, *med(mpps(r) for r in runs), *ratio,
+            n, *med(mpps(r, "both") for r in runs), *ratio,
             statistics.median(r["cycles_per_pkt"] for r in runs),
             statistics.median(r["busy_share"] for r in runs)))
-    lines += ["", "The machine is shared and noisy: compare the ratios, each taken from a "
-              "run of ours and a run of testpmd seconds apart on the same cores, not the "
-              "absolute rates."]
-    name = "smoke" if smoke else "latest"
+    return lines
+
+
+def report(name, ref_kind, table, lat, scale, seconds, reps, to_docs):
+    ref = ref_kind.name
+    lines = throughput_lines(table, ref, reps, seconds) + [""] + \
+        latency_lines(lat, ref, min(r["size"] for r in table)) + [""] + \
+        (scaling_lines(scale) + [""] if scale else []) + [
+            "The machine is shared and noisy: compare the ratios, each taken from a run of "
+            "ours and a run of %s seconds apart on the same cores, not the absolute "
+            "rates." % ref]
     data = {"throughput": table, "latency": lat,
+            "reference": getattr(ref_kind, "binary", "dpdk-testpmd"),
             "scaling": {str(n): runs for n, runs in scale.items()}}
-    title = "virtio-forwarder vs dpdk-testpmd (io) as the relay, same run"
+    title = ("virtio-forwarder vs dpdk-testpmd (io) as the relay, same run" if ref == "testpmd"
+             else "virtio-forwarder vs %s (base), same run" % ref_kind.binary)
     md = save_report(name, data, title, lines)
-    png = plot(table, os.path.join(HERE, "results", name + ".png"))
-    if not smoke:
+    png = plot(table, ref, os.path.join(HERE, "results", name + ".png"))
+    if to_docs:
         docs = os.path.join(HERE, "..", "docs")
         with open(os.path.join(docs, "benchmark.md"), "w") as f:
             f.write(md + ("\n![throughput and cycles](benchmark.png)\n" if png else ""))
@@ -582,7 +630,7 @@ def save_report(name, data, title, lines):
     return md
 
 
-def plot(table, path):
+def plot(table, ref, path):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -595,18 +643,18 @@ def plot(table, path):
     x = range(len(table))
     fig, (a, b) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     w = 0.4
-    a.bar([i - w / 2 for i in x], [r["ours_mpps"][0] for r in table], w,
-          yerr=[r["ours_mpps"][1] for r in table], label="virtio-forwarder")
-    a.bar([i + w / 2 for i in x], [r["testpmd_mpps"][0] for r in table], w,
-          yerr=[r["testpmd_mpps"][1] for r in table], label="testpmd io")
+    names = ("virtio-forwarder", "testpmd io" if ref == "testpmd" else "base build")
+    for sign, kind, label in ((-1, "ours", names[0]), (1, "ref", names[1])):
+        a.bar([i + sign * w / 2 for i in x], [r[kind + "_mpps"][0] for r in table], w,
+              yerr=[r[kind + "_mpps"][1] for r in table], label=label)
+        b.bar([i + sign * w / 2 for i in x], [r[kind + "_cycles"][0] for r in table], w,
+              label=label)
     a.set_ylabel("Mpps at the sink")
     a.legend()
-    b.bar([i - w / 2 for i in x], [r["ours_cycles"][0] for r in table], w, label="virtio-forwarder")
-    b.bar([i + w / 2 for i in x], [r["testpmd_cycles"][0] for r in table], w, label="testpmd io")
     b.set_ylabel("relay busy cycles / packet")
     b.set_xticks(list(x))
     b.set_xticklabels(labels, fontsize=8)
-    fig.suptitle("Relay on one core: ours vs testpmd, same run (%s)" % machine())
+    fig.suptitle("Relay on one core: ours vs %s, same run (%s)" % (names[1], machine()))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return path
@@ -631,16 +679,22 @@ def main():
                     "sessions are measured as well")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--against", metavar="BINARY",
+                    help="the reference is this virtio-forwarder binary, not testpmd")
     a = ap.parse_args()
+    ref_kind = against(a.against) if a.against else Testpmd
     sizes = [64] if a.smoke else [int(s) for s in a.sizes.split(",")]
     cases = [case(sizes), case([9000], jumbo=True), case([64], queues=4)]
     reps, seconds = (1, 1.0) if a.smoke else (a.reps, a.seconds)
-    rows = throughput(cases, reps, seconds)
+    rows = throughput(ref_kind, cases, reps, seconds)
     table = summarize(rows)
-    lat = latency(rows, seconds)
-    scale = scaling([8] if a.smoke else [8, 64], reps, seconds)
-    report(table, lat, scale, a.smoke, seconds, reps)
-    return 0 if all(r["ours_mpps"][0] > 0 and r["testpmd_mpps"][0] > 0 for r in table) else 1
+    lat = latency(ref_kind, rows, seconds)
+    scale = {} if a.against else scaling([8] if a.smoke else [8, 64], reps, seconds)
+    name = {(False, False): "latest", (True, False): "smoke", (False, True): "against",
+            (True, True): "against-smoke"}[(a.smoke, bool(a.against))]
+    report(name, ref_kind, table, lat, scale, seconds, reps,
+           to_docs=not (a.smoke or a.against))
+    return 0 if all(r["ours_mpps"][0] > 0 and r["ref_mpps"][0] > 0 for r in table) else 1
 
 
 if __name__ == "__main__":

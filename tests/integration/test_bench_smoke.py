@@ -9,13 +9,15 @@ import pytest
 import harness
 
 
-@pytest.mark.parametrize("script, report, row", [
-    ("bench.py", "smoke.md", "| 64 |"),              # ours vs testpmd
-    ("sched_bench.py", "sched-smoke.md", "| 4 |"),   # before/after balancing
+@pytest.mark.parametrize("script, args, report, row", [
+    ("bench.py", [], "smoke.md", "| 64 |"),              # ours vs testpmd
+    # ours vs a build of ours (here the same one): how a change is measured
+    ("bench.py", ["--against", harness.DAEMON], "against-smoke.md", "| 64 |"),
+    ("sched_bench.py", [], "sched-smoke.md", "| 4 |"),   # before/after balancing
 ])
-def test_benchmark_smoke_runs_and_reports(script, report, row):
+def test_benchmark_smoke_runs_and_reports(script, args, report, row):
     bench = os.path.join(harness.REPO, "bench", script)
-    r = subprocess.run(["/usr/bin/python3", bench, "--smoke"], capture_output=True,
+    r = subprocess.run(["/usr/bin/python3", bench, "--smoke"] + args, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     text = open(os.path.join(harness.REPO, "bench", "results", report)).read()
