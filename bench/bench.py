@@ -49,8 +49,13 @@ virtio-forwarder binary, e.g. of the commit before a change) instead of
 testpmd, in pairs the same way: how an optimisation shows. No scaling
 rows then; results go to bench/results/against.* (against-smoke.*), not
 to the docs.
-VFWD_BENCH_ARGS adds daemon options (e.g. "-R": mergeable RX buffers, as
-testpmd's net_vhost negotiates them). VFWD_BENCH_ZC=1 puts both relays'
+The generator's VM side (the guest) is the same for both relays, and so
+are the virtio features it negotiates: no mergeable RX buffers (ours does
+not offer them by default, testpmd's net_vhost does) and no IN_ORDER,
+which lets the guest take in frames on virtio's vectorized RX path, its
+cheapest: the sink is then less of the limit. VFWD_BENCH_GUEST replaces
+these net_virtio_user options ("" for the PMD's defaults).
+VFWD_BENCH_ARGS adds daemon options. VFWD_BENCH_ZC=1 puts both relays'
 memif ports in zero-copy mode (the generator then copies into and out of
 the relay's own buffers, as a PCI VF's DMA would, and the relay copies
 only on its vhost side).
@@ -104,9 +109,12 @@ def gen_eal(prefix, vdevs):
         ["--vdev=" + v for v in vdevs]
 
 
-def vm_vdev(work, n, queue_size, queues=1):
-    return "net_virtio_user%d,path=%s,queue_size=%d,queues=%d" % (
-        n, vhost_sock(work, n), queue_size, queues)
+GUEST = os.environ.get("VFWD_BENCH_GUEST", "mrg_rxbuf=0,in_order=0,vectorized=1")
+
+
+def vm_vdev(work, n, queue_size, queues=1, guest=GUEST):
+    return "net_virtio_user%d,path=%s,queue_size=%d,queues=%d%s" % (
+        n, vhost_sock(work, n), queue_size, queues, "," + guest if guest else "")
 
 
 class Gen:
@@ -116,7 +124,7 @@ class Gen:
 
     def __init__(self, case, work):
         self.prefix = harness.unique("gen")
-        self.queues, self.work = case["queues"], work
+        self.queues, self.guest, self.work = case["queues"], case["guest"], work
         argv = gen_eal(self.prefix, [memif(work, "server", 0)]) + [
             "--", "--mbuf-size", "10240" if case["jumbo"] else "2176",
             "--vf-queues", str(case["vf_queues"]), "--vm-queues", str(case["queues"])]
@@ -137,7 +145,7 @@ class Gen:
         return r
 
     def attach_vm(self):
-        self.command("attach " + vm_vdev(self.work, 0, 1024, self.queues))
+        self.command("attach " + vm_vdev(self.work, 0, 1024, self.queues, self.guest))
 
     def run(self, direction, size, seconds, pps=0):
         return self.command("%s %d %g %d" % (direction, size, seconds, pps))
@@ -366,11 +374,11 @@ def mpps(run, direction):
 
 
 # What a session sets up: frame sizes measured, the guest's queue pairs,
-# jumbo frames. testpmd's memif has as many queues as its vhost port (it
-# gives every port the same number), and the generator's memif as many as
-# the relay's.
-def case(sizes, queues=1, jumbo=False):
-    return {"sizes": sizes, "queues": queues, "jumbo": jumbo}
+# jumbo frames, the guest's net_virtio_user options. testpmd's memif has
+# as many queues as its vhost port (it gives every port the same number),
+# and the generator's memif as many as the relay's.
+def case(sizes, queues=1, jumbo=False, guest=GUEST):
+    return {"sizes": sizes, "queues": queues, "jumbo": jumbo, "guest": guest}
 
 
 STANDARD = case([64, 512, 1518])

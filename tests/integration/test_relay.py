@@ -150,7 +150,9 @@ def test_a_flood_into_a_guest_refilling_as_it_goes_drops_nothing(workdir, procs)
     "oversize", because it remembered a refused mbuf across calls and the
     pool handed the same mbuf out again for another frame. Nothing is
     dropped here, for any cause, and every frame sent arrives."""
-    gen = bench.Gen(dict(bench.case([64]), vf_queues=1), workdir)   # its memif listens first
+    # The guest the fault was found with: net_virtio_user's defaults (its
+    # in-order RX path), not the benchmark's vectorized one.
+    gen = bench.Gen(dict(bench.case([64], guest=""), vf_queues=1), workdir)  # memif listens first
     try:
         d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
                              "-P", bench.memif(workdir, "client", 0) + "=0"])
