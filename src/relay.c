@@ -1071,7 +1071,6 @@ void relay_shutdown(void)
 	 * pool must be full again, or something leaked. */
 	for (unsigned id = 0; id < VFWD_MAX_RELAYS; id++) {
 		struct relay *r = &relays[id];
-
 		unsigned out;
 
 		if (!r->pool)
