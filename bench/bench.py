@@ -44,6 +44,10 @@ not reported; cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
                 [--against BINARY]
+--quick DIRECTION [--pairs 30] measures one row only (64 B, one queue
+pair, that direction) in many short pairs of one pair of sessions:
+bench/results/quick.*; with --against too, it is the quickest way to see
+whether a change to the data path pays (a minute or two).
 --against BINARY measures ours against another build of ours (a
 virtio-forwarder binary, e.g. of the commit before a change) instead of
 testpmd, in pairs the same way: how an optimisation shows. No scaling
@@ -463,6 +467,21 @@ def throughput(ref_kind, cases, reps, seconds):
     return rows
 
 
+def quick(ref_kind, direction, pairs, seconds):
+    """One row, 64 B one queue pair in one direction, many short pairs in
+    one pair of sessions (no fresh sessions between them, as throughput()
+    makes): the most pairs per minute, for a change that one row shows.
+    The same shape as throughput()'s rows."""
+    runs = {"ours": [], "ref": []}
+    with Session(ref_kind, case([64])) as ref, Session(Ours, case([64])) as ours:
+        for rep in range(pairs):
+            t, o = paired(ref, ours, rep,
+                          lambda s: measured(s.gen, s.relay, direction, 64, seconds))
+            runs["ref"].append(t)
+            runs["ours"].append(o)
+    return {(64, 1): {direction: runs}}
+
+
 def latency(ref_kind, rows, seconds):
     """p50/p99 at LATENCY_LOAD of the slower relay's one-way rate, 64 B."""
     out = {}
@@ -607,7 +626,7 @@ def scaling_lines(scale):
 def report(name, ref_kind, table, lat, scale, seconds, reps, to_docs):
     ref = ref_kind.name
     lines = throughput_lines(table, ref, reps, seconds) + [""] + \
-        latency_lines(lat, ref, min(r["size"] for r in table)) + [""] + \
+        (latency_lines(lat, ref, min(r["size"] for r in table)) + [""] if lat else []) + \
         (scaling_lines(scale) + [""] if scale else []) + [
             "The machine is shared and noisy: compare the ratios, each taken from a run of "
             "ours and a run of %s seconds apart on the same cores, not the absolute "
@@ -690,14 +709,24 @@ def main():
                     help="frame sizes of the standard session; 9000-byte and 4-queue "
                     "sessions are measured as well")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--seconds", type=float, help="run length (default 4; --quick: 0.5)")
     ap.add_argument("--against", metavar="BINARY",
                     help="the reference is this virtio-forwarder binary, not testpmd")
+    ap.add_argument("--quick", choices=DIRS, metavar="DIRECTION",
+                    help="only 64 B one queue pair in this direction (%s), in --pairs "
+                    "pairs of --seconds (default 0.5) in one pair of sessions" % ", ".join(DIRS))
+    ap.add_argument("--pairs", type=int, default=30)
     a = ap.parse_args()
     ref_kind = against(a.against) if a.against else Testpmd
+    if a.quick:
+        pairs, seconds = (2, 0.5) if a.smoke else (a.pairs, a.seconds or 0.5)
+        table = summarize(quick(ref_kind, a.quick, pairs, seconds))
+        report("quick-smoke" if a.smoke else "quick", ref_kind, table, None, {}, seconds, pairs,
+               to_docs=False)
+        return 0 if table[0]["ours_mpps"][0] > 0 and table[0]["ref_mpps"][0] > 0 else 1
     sizes = [64] if a.smoke else [int(s) for s in a.sizes.split(",")]
     cases = [case(sizes), case([9000], jumbo=True), case([64], queues=4)]
-    reps, seconds = (1, 1.0) if a.smoke else (a.reps, a.seconds)
+    reps, seconds = (1, 1.0) if a.smoke else (a.reps, a.seconds or 4)
     rows = throughput(ref_kind, cases, reps, seconds)
     table = summarize(rows)
     lat = latency(ref_kind, rows, seconds)

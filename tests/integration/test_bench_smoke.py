@@ -13,6 +13,7 @@ import harness
     ("bench.py", [], "smoke.md", "| 64 |"),              # ours vs testpmd
     # ours vs a build of ours (here the same one): how a change is measured
     ("bench.py", ["--against", harness.DAEMON], "against-smoke.md", "| 64 |"),
+    ("bench.py", ["--quick", "vf2vm"], "quick-smoke.md", "| 64 | 1 | VF->VM |"),
     ("sched_bench.py", [], "sched-smoke.md", "| 4 |"),   # before/after balancing
 ])
 def test_benchmark_smoke_runs_and_reports(script, args, report, row):
