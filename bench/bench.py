@@ -43,7 +43,7 @@ instructions true` says "not supported"), so instructions per packet are
 not reported; cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
-                [--against BINARY]
+                [--against BINARY] [--quick DIRECTION [--pairs 30]]
 --quick DIRECTION [--pairs 30] measures one row only (64 B, one queue
 pair, that direction) in many short pairs of one pair of sessions:
 bench/results/quick.*; with --against too, it is the quickest way to see
