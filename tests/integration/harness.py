@@ -54,6 +54,16 @@ class Process:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def wait_log(self, text, timeout=10, count=1):
+        """Until the log says text count times; fails at once if the
+        process exits first."""
+        deadline = time.time() + timeout
+        while self.log().count(text) < count:
+            assert self.alive(), self.log()[-3000:]
+            assert time.time() < deadline, "no %r in %ss; log:\n%s" % (
+                text, timeout, self.log()[-3000:])
+            time.sleep(0.1)
+
     def signal(self, sig):
         if self.alive():
             self.proc.send_signal(sig)
@@ -182,15 +192,6 @@ class Daemon(Process):
             if time.time() > deadline:
                 raise AssertionError("relay %d: %s not reached in %ss: %s\nlog:\n%s"
                                      % (rid, what, timeout, json.dumps(r), self.log()[-3000:]))
-            time.sleep(0.1)
-
-    def wait_log(self, text, timeout=10, what=None):
-        """Until the log says text."""
-        deadline = time.time() + timeout
-        while text not in self.log():
-            if time.time() > deadline:
-                raise AssertionError("%s not logged in %ss:\n%s" % (
-                    what or repr(text), timeout, self.log()[-2000:]))
             time.sleep(0.1)
 
     def stop(self, timeout=30):

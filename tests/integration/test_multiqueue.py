@@ -115,7 +115,7 @@ def test_a_guest_asking_for_33_queue_pairs_is_refused_clearly(workdir, procs):
     d = start_daemon(workdir, procs, [])
     guest = Frontend(sock(workdir, 0), pairs=33).start()
     want = "the VM asks for 33 queue pairs; at most 32 are supported"
-    d.wait_log(want, what="the refusal")
+    d.wait_log(want)
     assert not d.relay(0)["vm_connected"]
     time.sleep(0.5)
     assert d.log().count(want) == 1, "the refusal is said once per connection"
@@ -124,7 +124,7 @@ def test_a_guest_asking_for_33_queue_pairs_is_refused_clearly(workdir, procs):
     # only. Once the refused one is gone, the next takes its vid: what the
     # refused guest enabled must not carry over (it once did, and the
     # relay polled 64 rings of a guest that had 4).
-    d.wait_log("vhost peer closed", what="the refused guest's close")
+    d.wait_log("vhost peer closed")
     good = Frontend(sock(workdir, 0), pairs=2).start()
     # rte_vhost reports a guest connected once its first pair is ready;
     # the second follows.

@@ -116,22 +116,13 @@ def placement(d, nb_relays):
             for rid in range(nb_relays) for dname in ("vf_to_vm", "vm_to_vf")}
 
 
-def wait_log(proc, text, timeout, count=1):
-    deadline = time.time() + timeout
-    while proc.log().count(text) < count:
-        assert proc.alive(), proc.log()[-3000:]
-        assert time.time() < deadline, "no %r in %ss; log:\n%s" % (text, timeout,
-                                                                   proc.log()[-3000:])
-        time.sleep(0.1)
-
-
 def test_unequal_relays_on_one_worker_are_spread_without_loss(workdir, procs):
     cfg = config(workdir, [1, 1, 1, 1])
     # Started first: no daemon yet, it waits for one.
     s = start_scheduler(workdir, procs, cfg)
-    wait_log(s, "cannot reach", 5)
+    s.wait_log("cannot reach", 5)
     d = start_daemon(workdir, procs, cfg, 4)
-    wait_log(s, "connected to virtio-forwarder", 5)
+    s.wait_log("connected to virtio-forwarder", 5)
     initial = placement(d, 4)
     assert set(initial.values()) == {1}
     # Enough traffic that a move gains more than the scheduler's floor of a
@@ -176,7 +167,7 @@ def test_balanced_relays_stay_and_a_restarted_daemon_is_found_again(workdir, pro
     cfg = config(workdir, [1, 1, 2, 2])
     d = start_daemon(workdir, procs, cfg, 4)
     s = start_scheduler(workdir, procs, cfg)
-    wait_log(s, "connected to virtio-forwarder", 5)
+    s.wait_log("connected to virtio-forwarder", 5)
     before = placement(d, 4)
     peers, counts = traffic(workdir, procs, d, [2000] * 4, 6)
     time.sleep(6)
@@ -192,9 +183,9 @@ def test_balanced_relays_stay_and_a_restarted_daemon_is_found_again(workdir, pro
     # as it stopped is answered by nobody: then the first word is "no
     # reply" after the client's 5 s timeout, and "cannot reach" follows.
     finish(d, peers, counts, 10)
-    wait_log(s, "cannot reach", 5 + REPLY_TIMEOUT)
+    s.wait_log("cannot reach", 5 + REPLY_TIMEOUT)
     d2 = start_daemon(workdir, procs, cfg, 4)
-    wait_log(s, "connected to virtio-forwarder", 5, count=2)
+    s.wait_log("connected to virtio-forwarder", 5, count=2)
     time.sleep(3 * POLL)
     assert s.alive()
     s.signal(signal.SIGTERM)
@@ -287,7 +278,7 @@ def test_garbage_from_the_endpoints_and_bad_usage(workdir, procs):
                      os.path.join(workdir, "stub-stats.log"))]
     procs.extend(stubs)
     for stub in stubs:
-        wait_log(stub, "ready", 5)
+        stub.wait_log("ready", 5)
     s = Process([SCHED, "--zmq-stats-ep=" + e["stats"], "--zmq-core-sched-ep=" + e["core_sched"],
                  "--poll-interval=0.05", "-l", "7"], os.path.join(workdir, "scheduler.log"))
     procs.append(s)
