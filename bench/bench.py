@@ -228,13 +228,16 @@ def against(binary):
     """Ours as built elsewhere: the reference of an A/B run."""
     if not os.access(binary, os.X_OK):
         raise SystemExit("--against %s: not an executable virtio-forwarder" % binary)
-    return type("Base", (Ours,), {"name": "base", "binary": os.path.abspath(binary)})
+    path = os.path.abspath(binary)
+    return type("Base", (Ours,), {"name": "base", "binary": path, "title": path + " (base)",
+                                  "legend": "base build"})
 
 
 class Testpmd:
     """testpmd io-forwarding between net_vhost and memif, interactive so
     that its forwarding cycle counts can be cleared and read per run."""
     name = "testpmd"
+    title, legend = "dpdk-testpmd (io) as the relay", "testpmd io"
     CYCLES = re.compile(r"CPU cycles/packet=([0-9.]+) \(total cycles=(\d+) / total \w+ "
                         r"packets=(\d+)\) at (\d+) MHz")
 
@@ -449,6 +452,13 @@ def paired(a, b, rep, measure):
     return (one, other) if first is a else (other, one)
 
 
+def measure_pair(runs, ref, ours, rep, direction, size, seconds):
+    """One pair of measured() runs, appended to runs["ref"] and runs["ours"]."""
+    t, o = paired(ref, ours, rep, lambda s: measured(s.gen, s.relay, direction, size, seconds))
+    runs["ref"].append(t)
+    runs["ours"].append(o)
+
+
 def throughput(ref_kind, cases, reps, seconds):
     """rows[(size, queues)][direction]["ours" | "ref"] = lists of measured()
     results; element i of both lists is a pair, measured back to back.
@@ -460,10 +470,8 @@ def throughput(ref_kind, cases, reps, seconds):
             with Session(ref_kind, c) as ref, Session(Ours, c) as ours:
                 for size in c["sizes"]:
                     for d in DIRS:
-                        t, o = paired(ref, ours, rep,
-                                      lambda s: measured(s.gen, s.relay, d, size, seconds))
-                        rows[(size, c["queues"])][d]["ref"].append(t)
-                        rows[(size, c["queues"])][d]["ours"].append(o)
+                        measure_pair(rows[(size, c["queues"])][d], ref, ours, rep, d, size,
+                                     seconds)
     return rows
 
 
@@ -475,10 +483,7 @@ def quick(ref_kind, direction, pairs, seconds):
     runs = {"ours": [], "ref": []}
     with Session(ref_kind, case([64])) as ref, Session(Ours, case([64])) as ours:
         for rep in range(pairs):
-            t, o = paired(ref, ours, rep,
-                          lambda s: measured(s.gen, s.relay, direction, 64, seconds))
-            runs["ref"].append(t)
-            runs["ours"].append(o)
+            measure_pair(runs, ref, ours, rep, direction, 64, seconds)
     return {(64, 1): {direction: runs}}
 
 
@@ -632,12 +637,11 @@ def report(name, ref_kind, table, lat, scale, seconds, reps, to_docs):
             "ours and a run of %s seconds apart on the same cores, not the absolute "
             "rates." % ref]
     data = {"throughput": table, "latency": lat,
-            "reference": getattr(ref_kind, "binary", "dpdk-testpmd"),
+            "reference": ref_kind.title,
             "scaling": {str(n): runs for n, runs in scale.items()}}
-    title = ("virtio-forwarder vs dpdk-testpmd (io) as the relay, same run" if ref == "testpmd"
-             else "virtio-forwarder vs %s (base), same run" % ref_kind.binary)
+    title = "virtio-forwarder vs %s, same run" % ref_kind.title
     md = save_report(name, data, title, lines)
-    png = plot(table, ref, os.path.join(HERE, "results", name + ".png"))
+    png = plot(table, ref_kind.legend, os.path.join(HERE, "results", name + ".png"))
     if to_docs:
         docs = os.path.join(HERE, "..", "docs")
         with open(os.path.join(docs, "benchmark.md"), "w") as f:
@@ -661,7 +665,7 @@ def save_report(name, data, title, lines):
     return md
 
 
-def plot(table, ref, path):
+def plot(table, ref_legend, path):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -674,8 +678,7 @@ def plot(table, ref, path):
     x = range(len(table))
     fig, (a, b) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     w = 0.4
-    names = ("virtio-forwarder", "testpmd io" if ref == "testpmd" else "base build")
-    for sign, kind, label in ((-1, "ours", names[0]), (1, "ref", names[1])):
+    for sign, kind, label in ((-1, "ours", "virtio-forwarder"), (1, "ref", ref_legend)):
         a.bar([i + sign * w / 2 for i in x], [r[kind + "_mpps"][0] for r in table], w,
               yerr=[r[kind + "_mpps"][1] for r in table], label=label)
         b.bar([i + sign * w / 2 for i in x], [r[kind + "_cycles"][0] for r in table], w,
@@ -685,7 +688,7 @@ def plot(table, ref, path):
     b.set_ylabel("relay busy cycles / packet")
     b.set_xticks(list(x))
     b.set_xticklabels(labels, fontsize=8)
-    fig.suptitle("Relay on one core: ours vs %s, same run (%s)" % (names[1], machine()))
+    fig.suptitle("Relay on one core: ours vs %s, same run (%s)" % (ref_legend, machine()))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return path
@@ -723,18 +726,18 @@ def main():
         table = summarize(quick(ref_kind, a.quick, pairs, seconds))
         report("quick-smoke" if a.smoke else "quick", ref_kind, table, None, {}, seconds, pairs,
                to_docs=False)
-        return 0 if table[0]["ours_mpps"][0] > 0 and table[0]["ref_mpps"][0] > 0 else 1
-    sizes = [64] if a.smoke else [int(s) for s in a.sizes.split(",")]
-    cases = [case(sizes), case([9000], jumbo=True), case([64], queues=4)]
-    reps, seconds = (1, 1.0) if a.smoke else (a.reps, a.seconds or 4)
-    rows = throughput(ref_kind, cases, reps, seconds)
-    table = summarize(rows)
-    lat = latency(ref_kind, rows, seconds)
-    scale = {} if a.against else scaling([8] if a.smoke else [8, 64], reps, seconds)
-    name = {(False, False): "latest", (True, False): "smoke", (False, True): "against",
-            (True, True): "against-smoke"}[(a.smoke, bool(a.against))]
-    report(name, ref_kind, table, lat, scale, seconds, reps,
-           to_docs=not (a.smoke or a.against))
+    else:
+        sizes = [64] if a.smoke else [int(s) for s in a.sizes.split(",")]
+        cases = [case(sizes), case([9000], jumbo=True), case([64], queues=4)]
+        reps, seconds = (1, 1.0) if a.smoke else (a.reps, a.seconds or 4)
+        rows = throughput(ref_kind, cases, reps, seconds)
+        table = summarize(rows)
+        lat = latency(ref_kind, rows, seconds)
+        scale = {} if a.against else scaling([8] if a.smoke else [8, 64], reps, seconds)
+        name = {(False, False): "latest", (True, False): "smoke", (False, True): "against",
+                (True, True): "against-smoke"}[(a.smoke, bool(a.against))]
+        report(name, ref_kind, table, lat, scale, seconds, reps,
+               to_docs=not (a.smoke or a.against))
     return 0 if all(r["ours_mpps"][0] > 0 and r["ref_mpps"][0] > 0 for r in table) else 1
 
 
