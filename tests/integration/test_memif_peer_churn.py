@@ -6,7 +6,12 @@ when the peer hangs up: it unmaps the shared memory while a worker may be
 inside eth_memif_rx/tx, past its "connected" check (a segfault about one
 CI run in 80). patches/dpdk/0002 makes the disconnect wait for bursts in
 flight. Here the daemon must survive every kill, carry traffic again after
-every restart, and end with every mbuf back in its pool."""
+every restart, and end with every mbuf back in its pool.
+
+A zero-copy memif VF offers the peer EAL's own hugepage memory, with EAL's
+fds for it; 22.11 closed those fds once connected (patches/dpdk/0004), so
+its next connection sent the peer a closed or reused fd and never came
+up."""
 import os
 import re
 import time
@@ -81,3 +86,29 @@ def test_memif_peer_killed_and_restarted_while_polled(workdir, procs):
     log = d.log()
     assert re.search(r"relay 0: all \d+ mbufs back in the pool", log), log[-3000:]
     assert "leak" not in log
+
+
+def test_zero_copy_memif_vf_carries_traffic_again_after_its_peer_restarts(workdir, procs):
+    """The daemon's memif is the zero-copy client (its buffers are its own
+    mbufs, in one EAL memory segment list); the peer is killed and
+    restarted: each new connection must carry traffic both ways."""
+    d = Daemon(workdir, ["-C", str(WORKER_CPU), "-M", "0", "--server", "-V", workdir,
+                         "-P", memif_vf(workdir) + ",zero-copy=yes=0"],
+               eal=["--single-file-segments"])
+    procs.append(d)
+    vm = Peer(workdir, [vm_vdev(workdir, 0)], FLOOD + ["--tag", 2])
+    procs.append(vm)
+    for cycle in range(3):
+        vf = Peer(workdir, [memif_peer(workdir)], FLOOD + ["--tag", 1])
+        procs.append(vf)
+        base = d.relay(0)
+
+        def carried(r, b=base):
+            return all(r[k]["tx_pkts"] > b[k]["tx_pkts"] + 500 for k in ("vf_to_vm", "vm_to_vf"))
+        wait_relay_alive(d, carried, "traffic both ways over connection %d" % (cycle + 1),
+                         timeout=30)
+        vf.kill()
+        assert_alive(d, "after kill %d" % cycle)
+    assert vm.stop() == 0
+    wait_relay_alive(d, vm_gone_and_pool_full, "VM gone, pool full")
+    assert d.stop() == 0
