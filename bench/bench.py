@@ -43,9 +43,10 @@ instructions true` says "not supported"), so instructions per packet are
 not reported; cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
-                [--against BINARY] [--quick DIRECTION [--pairs 30]]
---quick DIRECTION [--pairs 30] measures one row only (64 B, one queue
-pair, that direction) in many short pairs of one pair of sessions:
+                [--against BINARY] [--quick DIRECTION [--pairs 30] [--queues 1]]
+--quick DIRECTION [--pairs 30] [--queues 1] measures one row only (64 B,
+that many queue pairs, that direction) in many short pairs of one pair of
+sessions:
 bench/results/quick.*; with --against too, it is the quickest way to see
 whether a change to the data path pays (a minute or two).
 --against BINARY measures ours against another build of ours (a
@@ -59,10 +60,14 @@ not offer them by default, testpmd's net_vhost does) and no IN_ORDER,
 which lets the guest take in frames on virtio's vectorized RX path, its
 cheapest: the sink is then less of the limit. VFWD_BENCH_GUEST replaces
 these net_virtio_user options ("" for the PMD's defaults).
-VFWD_BENCH_ARGS adds daemon options. VFWD_BENCH_ZC=1 puts both relays'
-memif ports in zero-copy mode (the generator then copies into and out of
-the relay's own buffers, as a PCI VF's DMA would, and the relay copies
-only on its vhost side).
+VFWD_BENCH_ARGS adds daemon options. VFWD_BENCH_ZC says which end of
+the VF-side memif lends its own mbufs (zero-copy; DPDK's memif lends only
+a client's, so that end is the client), the same for both relays:
+"gen" (the default): the generator's; the relay copies on both sides, the
+generator on neither, so that it out-runs one relay core and the rate is
+the relay's. "relay": the relay's; the generator copies into and out of
+the relay's buffers, as a PCI VF's DMA would, and the relay copies only on
+its vhost side. "none": both copy, the relay's memif is the client.
 Writes bench/results/latest.{md,json,png} (smoke.* with --smoke); a full
 run also copies the table and plot to docs/benchmark.md and .png."""
 import argparse
@@ -91,16 +96,28 @@ LATENCY_LOAD = 0.10
 CPU_WAIT_WARN = 0.02
 
 
-# The relays' memif ports in zero-copy mode (both relays alike).
-ZERO_COPY = os.environ.get("VFWD_BENCH_ZC") == "1"
-RELAY_EAL = ["--single-file-segments"] if ZERO_COPY else []
+# The end of the VF-side memif in zero-copy mode: "gen", "relay" or "none".
+ZERO_COPY = os.environ.get("VFWD_BENCH_ZC", "gen")
+if ZERO_COPY not in ("gen", "relay", "none"):
+    raise SystemExit("VFWD_BENCH_ZC=%s: say gen, relay or none" % ZERO_COPY)
+# Zero-copy lends a client's mbufs to the peer: EAL's memory in one piece.
+RELAY_EAL = ["--single-file-segments"] if ZERO_COPY == "relay" else []
 
 
-def memif(work, role, n):
-    """The relay's memif is the client and the generator's the server, as
-    in the tests (the generator's copy on TX is part of its cost)."""
+def memif(work, n, end):
+    """The memif port of relay n's VF side at one end, "relay" or "gen".
+    The zero-copy end is the client; with none, the relay is, as in the
+    tests."""
+    client = "relay" if ZERO_COPY == "none" else ZERO_COPY
     return "net_memif%d,role=%s,socket=%s/memif%d.sock,socket-abstract=no,id=0,rsize=12%s" % (
-        n, role, work, n, ",zero-copy=yes" if ZERO_COPY and role == "client" else "")
+        n, "client" if end == client else "server", work, n,
+        ",zero-copy=yes" if end == ZERO_COPY else "")
+
+
+# A memif client needs its server up when it starts: the generator's
+# server is up before the relay starts, a relay's before the generator
+# attaches its client.
+GEN_LISTENS = ZERO_COPY == "relay" or ZERO_COPY == "none"
 
 
 def vhost_sock(work, n):
@@ -122,20 +139,21 @@ def vm_vdev(work, n, queue_size, queues=1, guest=GUEST):
 
 
 class Gen:
-    """vfwd-gen for relay 0, up for a whole session. Its memif server is
-    up first (a relay's memif client needs it when it starts); its VM side
-    is attached once the relay's vhost-user socket exists."""
+    """vfwd-gen for relay 0, up for a whole session. Started before the
+    relay, with its memif if that is the server; then attach() adds, once
+    the relay is up, its memif if that is the client, and its VM side."""
 
     def __init__(self, case, work):
         self.prefix = harness.unique("gen")
         self.queues, self.guest, self.work = case["queues"], case["guest"], work
-        argv = gen_eal(self.prefix, [memif(work, "server", 0)]) + [
+        argv = gen_eal(self.prefix, [memif(work, 0, "gen")] if GEN_LISTENS else []) + [
             "--", "--mbuf-size", "10240" if case["jumbo"] else "2176",
             "--vf-queues", str(case["vf_queues"]), "--vm-queues", str(case["queues"])]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(os.path.join(work, "gen.log"), "wb"),
                                      text=True, start_new_session=True)
-        wait_for_file("%s/memif0.sock" % work, self.proc, "gen.log")
+        if GEN_LISTENS:
+            wait_for_file("%s/memif0.sock" % work, self.proc, "gen.log")
 
     def command(self, line):
         self.proc.stdin.write(line + "\n")
@@ -148,7 +166,12 @@ class Gen:
             raise RuntimeError("vfwd-gen: " + r["error"])
         return r
 
-    def attach_vm(self):
+    def attach(self):
+        """The ports that need the relay up: port 0 faces its VF side,
+        port 1 its VM side."""
+        if not GEN_LISTENS:
+            wait_for_file("%s/memif0.sock" % self.work, self.proc, "gen.log")
+            self.command("attach " + memif(self.work, 0, "gen"))
         self.command("attach " + vm_vdev(self.work, 0, 1024, self.queues, self.guest))
 
     def run(self, direction, size, seconds, pps=0):
@@ -180,7 +203,7 @@ class IdlePeers:
         self.prefix = harness.unique("idle")
         vdevs = []
         for i in range(1, n):
-            vdevs += [memif(work, "server", i), vm_vdev(work, i, 256)]
+            vdevs += [memif(work, i, "gen"), vm_vdev(work, i, 256)]
         argv = gen_eal(self.prefix, vdevs) + ["--", "--idle"]
         self.proc = harness.Process(argv, os.path.join(work, "idle.log"))
 
@@ -197,7 +220,7 @@ class Ours:
         args = ["-C", "1", "-M", "0", "--server", "-V", work, "-l", "5"] + \
             (["-J"] if case["jumbo"] else []) + os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
-            args += ["-P", "%s=%d" % (memif(work, "client", i), i)]
+            args += ["-P", "%s=%d" % (memif(work, i, "relay"), i)]
         self.d = harness.Daemon(work, args, timeout=120, eal=RELAY_EAL, binary=self.binary)
         self.proc = self.d.proc
 
@@ -248,7 +271,7 @@ class Testpmd:
         argv = ["stdbuf", "-oL", "dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
                 "--no-pci", "--huge-dir=" + harness.HUGE_DIR] + RELAY_EAL + [
                 "--vdev=net_vhost0,iface=%s,queues=%d" % (vhost_sock(work, 0), q),
-                "--vdev=" + memif(work, "client", 0), "--", "-i", "--forward-mode=io",
+                "--vdev=" + memif(work, 0, "relay"), "--", "-i", "--forward-mode=io",
                 "--record-core-cycles", "--total-num-mbufs=16384", "--rxq=%d" % q,
                 "--txq=%d" % q]
         self.log_path = os.path.join(work, "testpmd.log")
@@ -407,7 +430,7 @@ class Session:
         self.gen, self.idle, self.relay = Gen(self.case, self.work), None, None
         try:
             self.relay = self.kind(self.case, self.work, self.n)
-            self.gen.attach_vm()
+            self.gen.attach()
             if self.n > 1:
                 self.idle = IdlePeers(self.n, self.work)
             self.relay.wait_connected(self.n)
@@ -475,16 +498,17 @@ def throughput(ref_kind, cases, reps, seconds):
     return rows
 
 
-def quick(ref_kind, direction, pairs, seconds):
-    """One row, 64 B one queue pair in one direction, many short pairs in
-    one pair of sessions (no fresh sessions between them, as throughput()
-    makes): the most pairs per minute, for a change that one row shows.
-    The same shape as throughput()'s rows."""
+def quick(ref_kind, direction, pairs, seconds, queues):
+    """One row, 64 B over that many queue pairs in one direction, many
+    short pairs in one pair of sessions (no fresh sessions between them, as
+    throughput() makes): the most pairs per minute, for a change that one
+    row shows. The same shape as throughput()'s rows."""
     runs = {"ours": [], "ref": []}
-    with Session(ref_kind, case([64])) as ref, Session(Ours, case([64])) as ours:
+    setup = case([64], queues=queues)
+    with Session(ref_kind, setup) as ref, Session(Ours, setup) as ours:
         for rep in range(pairs):
             measure_pair(runs, ref, ours, rep, direction, 64, seconds)
-    return {(64, 1): {direction: runs}}
+    return {(64, queues): {direction: runs}}
 
 
 def latency(ref_kind, rows, seconds):
@@ -716,14 +740,16 @@ def main():
     ap.add_argument("--against", metavar="BINARY",
                     help="the reference is this virtio-forwarder binary, not testpmd")
     ap.add_argument("--quick", choices=DIRS, metavar="DIRECTION",
-                    help="only 64 B one queue pair in this direction (%s), in --pairs "
-                    "pairs of --seconds (default 0.5) in one pair of sessions" % ", ".join(DIRS))
+                    help="only 64 B over --queues queue pairs in this direction (%s), in "
+                    "--pairs pairs of --seconds (default 0.5) in one pair of sessions"
+                    % ", ".join(DIRS))
     ap.add_argument("--pairs", type=int, default=30)
+    ap.add_argument("--queues", type=int, default=1, help="queue pairs of --quick's guest")
     a = ap.parse_args()
     ref_kind = against(a.against) if a.against else Testpmd
     if a.quick:
         pairs, seconds = (2, 0.5) if a.smoke else (a.pairs, a.seconds or 0.5)
-        table = summarize(quick(ref_kind, a.quick, pairs, seconds))
+        table = summarize(quick(ref_kind, a.quick, pairs, seconds, a.queues))
         report("quick-smoke" if a.smoke else "quick", ref_kind, table, None, {}, seconds, pairs,
                to_docs=False)
     else:

@@ -26,9 +26,11 @@
  *   of port 0 / of the ports attached later; frames go out round-robin
  *   over the queues of a port, by burst, and are taken from all of them)
  *
- * attach is how the VM side joins after the relay is up: net_virtio_user
- * needs the relay's socket at probe, and a relay such as testpmd needs
- * our memif server up when it starts.
+ * attach is how a port joins once the relay is up: net_virtio_user needs
+ * the relay's socket at probe, and so does a memif client (a zero-copy
+ * memif is one); a memif server is given with --vdev instead, as a relay
+ * such as testpmd needs it up when it starts. Attached ports are numbered
+ * in order: the VF side's first.
  *
  * The ports stay up between runs, so a relay connects once (memif and
  * vhost-user reconnections take seconds). Each run waits for both links,
@@ -60,7 +62,10 @@
 #include <rte_udp.h>
 
 #define BURST 32
-#define NB_MBUFS 32767
+/* A zero-copy memif client lends the peer a ring of its mbufs per queue
+ * to receive into, and keeps those it sent until the peer is done with
+ * them: with 4 queues of 4096 slots that alone is 32768. */
+#define NB_MBUFS 65535
 #define NB_DESC 1024
 #define FLOWS 16
 #define STAMP_OFF (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + \
@@ -415,8 +420,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	/* A relay that goes away mid-run closes our sockets: say so, do not die. */
 	signal(SIGPIPE, SIG_IGN);
-	if (rte_eth_dev_count_avail() < 1)
-		rte_exit(2, "needs a port: the relay's VF side (then attach its VM side)\n");
+	if (idle && rte_eth_dev_count_avail() < 1)
+		rte_exit(2, "--idle needs ports to hold open (--vdev)\n");
 	/* Big mbufs: fewer, or the pool would take hundreds of MB. */
 	pool = rte_pktmbuf_pool_create("gen", opt.mbuf_size > RTE_MBUF_DEFAULT_BUF_SIZE ?
 				       NB_MBUFS / 2 : NB_MBUFS, 256, 0, opt.mbuf_size,

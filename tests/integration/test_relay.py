@@ -152,12 +152,12 @@ def test_a_flood_into_a_guest_refilling_as_it_goes_drops_nothing(workdir, procs)
     dropped here, for any cause, and every frame sent arrives."""
     # The guest the fault was found with: net_virtio_user's defaults (its
     # in-order RX path), not the benchmark's vectorized one.
-    gen = bench.Gen(dict(bench.case([64], guest=""), vf_queues=1), workdir)  # memif listens first
+    gen = bench.Gen(dict(bench.case([64], guest=""), vf_queues=1), workdir)
     try:
         d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
-                             "-P", bench.memif(workdir, "client", 0) + "=0"])
+                             "-P", bench.memif(workdir, 0, "relay") + "=0"])
         procs.append(d)
-        gen.attach_vm()
+        gen.attach()
         d.wait_relay(0, both_active, what="both directions active")
         for direction in ("vf2vm", "both", "vf2vm", "both"):
             g = gen.run(direction, 64, 4)
