@@ -265,6 +265,7 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 	p->pool = r->pool;
 	p->drop_cause = FWD_DROP_FULL;
 	p->max_frame = relay_max_frame();
+	p->burst = FWD_BURST;
 	if (d == VFWD_VF_TO_VM) {
 		if (!vf_running)
 			return false;
@@ -275,6 +276,7 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 			enabled_queues(r->vq_enabled, false, p->dst_queues) : 0;
 		if (p->nb_dst_queues > 0) {
 			p->sink = vm_sink;
+			p->burst = RTE_MIN(FWD_BURST * p->nb_dst_queues, FWD_BURST_MAX);
 			p->check_guest_fit =
 				!(r->vm_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) &&
 				!(r->vm_features & (1ULL << VIRTIO_F_RING_PACKED));

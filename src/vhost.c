@@ -279,44 +279,68 @@ static void check_fit(struct fwd_dir *d, uint16_t vq, const struct rte_mbuf *ref
 		d->refused_with_room = refused;
 }
 
+/* Offers pkts[0..n) to guest RX queue vq, a burst per call (rte_vhost
+ * takes at most 32 a call) until one is not taken whole: the guest is
+ * full. Frees what it took (the guest got copies); how many, in order. */
+static uint16_t enqueue(int vid, uint16_t vq, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t taken = 0;
+
+	while (taken < n) {
+		uint16_t offered = RTE_MIN(n - taken, FWD_BURST);
+		uint16_t k = rte_vhost_enqueue_burst(vid, vq, pkts + taken, offered);
+
+		taken += k;
+		if (k < offered)
+			break;
+	}
+	rte_pktmbuf_free_bulk(pkts, taken);
+	return taken;
+}
+
 uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 {
-	struct rte_mbuf *by_queue[FWD_MAX_QUEUES][FWD_BURST];
-	struct rte_mbuf *refused[FWD_BURST];
-	uint16_t count[FWD_MAX_QUEUES] = { 0 };
+	struct rte_mbuf *by_queue[FWD_BURST_MAX], *refused[FWD_BURST_MAX];
+	uint16_t queue_of[FWD_BURST_MAX];
+	uint16_t first[FWD_MAX_QUEUES + 1] = { 0 }, next[FWD_MAX_QUEUES];
 	uint16_t nq = d->p.nb_dst_queues, sent = 0, nb_refused = 0;
 	const struct rte_mbuf *suspect = d->refused_with_room;
 
 	d->refused_with_room = NULL;
 	if (nq == 1) {
-		sent = rte_vhost_enqueue_burst(d->p.vid, d->p.dst_queues[0], pkts, n);
-		/* The guest got copies: the originals go back to the pool. */
-		rte_pktmbuf_free_bulk(pkts, sent);
+		sent = enqueue(d->p.vid, d->p.dst_queues[0], pkts, n);
 		if (unlikely(sent < n) && d->p.check_guest_fit)
 			check_fit(d, d->p.dst_queues[0], pkts[sent], suspect);
 		return sent;
 	}
+	/* Grouped by queue, each group in arrival order (a counting sort),
+	 * so that every queue gets its share in one go. The high bits of
+	 * the hash pick the queue: with a power-of-two queue count a modulo
+	 * would keep only low bits, and flows that differ in one port byte
+	 * would share a queue. */
 	for (uint16_t i = 0; i < n; i++) {
-		/* The high bits pick the queue: with a power-of-two queue
-		 * count a modulo would keep only low bits, and flows that
-		 * differ in one port byte would share a queue. */
-		uint16_t q = (uint16_t)(((uint64_t)flow_hash(pkts[i]) * nq) >> 32);
-
-		by_queue[q][count[q]++] = pkts[i];
+		queue_of[i] = (uint16_t)(((uint64_t)flow_hash(pkts[i]) * nq) >> 32);
+		first[queue_of[i] + 1]++;
 	}
 	for (uint16_t q = 0; q < nq; q++) {
-		uint16_t k;
+		first[q + 1] += first[q];
+		next[q] = first[q];
+	}
+	for (uint16_t i = 0; i < n; i++)
+		by_queue[next[queue_of[i]]++] = pkts[i];
+	for (uint16_t q = 0; q < nq; q++) {
+		struct rte_mbuf **group = by_queue + first[q];
+		uint16_t count = first[q + 1] - first[q], k;
 
-		if (count[q] == 0)
+		if (count == 0)
 			continue;
-		k = rte_vhost_enqueue_burst(d->p.vid, d->p.dst_queues[q], by_queue[q], count[q]);
-		rte_pktmbuf_free_bulk(by_queue[q], k);
+		k = enqueue(d->p.vid, d->p.dst_queues[q], group, count);
 		sent += k;
-		if (k < count[q] && nb_refused == 0 && d->p.check_guest_fit)
+		if (k < count && nb_refused == 0 && d->p.check_guest_fit)
 			/* The first packet refused is the one offered first next time. */
-			check_fit(d, d->p.dst_queues[q], by_queue[q][k], suspect);
-		for (uint16_t j = k; j < count[q]; j++)
-			refused[nb_refused++] = by_queue[q][j];
+			check_fit(d, d->p.dst_queues[q], group[k], suspect);
+		for (uint16_t j = k; j < count; j++)
+			refused[nb_refused++] = group[j];
 	}
 	/* Contract with fwd_poll: what was not taken follows what was. */
 	memcpy(pkts + sent, refused, nb_refused * sizeof(refused[0]));

@@ -66,7 +66,7 @@ static uint64_t dormant_after_tsc, dormant_poll_tsc;
  * packet. A busy poll that took longer was mostly time the kernel gave the
  * CPU to someone else (lcores sharing a CPU, an interrupt storm). */
 #define POLL_US_PER_PKT_MAX 5
-static uint64_t queue_poll_cycles_max;
+static uint64_t poll_cycles_per_pkt_max;
 
 int worker_init(const unsigned *lcores, unsigned n)
 {
@@ -86,7 +86,7 @@ int worker_init(const unsigned *lcores, unsigned n)
 			return -1;
 	}
 	nb_workers = n;
-	queue_poll_cycles_max = rte_get_tsc_hz() / 1000000 * POLL_US_PER_PKT_MAX * FWD_BURST;
+	poll_cycles_per_pkt_max = rte_get_tsc_hz() / 1000000 * POLL_US_PER_PKT_MAX;
 	dormant_after_tsc = rte_get_tsc_hz() / 1000000 * DORMANT_AFTER_US;
 	dormant_poll_tsc = rte_get_tsc_hz() / 1000000 * DORMANT_POLL_US;
 	return 0;
@@ -248,7 +248,7 @@ void fwd_poll(struct fwd_dir *d)
 	if (unlikely(d->nb_held > 0) && !send_held(d))
 		return;
 	for (uint16_t qi = 0; qi < d->p.nb_src_queues; qi++) {
-		uint16_t n = d->p.source(d, qi, d->held, FWD_BURST);
+		uint16_t n = d->p.source(d, qi, d->held, d->p.burst);
 		uint32_t longest;
 		uint64_t bytes;
 
@@ -278,7 +278,7 @@ static inline void charge_busy(struct worker *w, struct fwd_dir *d, uint64_t spa
 {
 	struct dir_counters *c = &d->counters;
 
-	if (unlikely(span > queue_poll_cycles_max * d->p.nb_src_queues))
+	if (unlikely(span > poll_cycles_per_pkt_max * d->p.burst * d->p.nb_src_queues))
 		span = c->busy_polls ? c->busy_cycles / c->busy_polls : 0;
 	STATS_ADD(c->busy_cycles, span);
 	STATS_ADD(c->busy_polls, 1);

@@ -23,7 +23,13 @@
 #include "stats.h"
 
 #define WORKER_MAX 64
+/* Packets a poll takes from one source queue: a burst for one destination
+ * queue, up to FWD_BURST_MAX to spread over several guest queues, so that
+ * each still gets about a burst. rte_vhost's cost per call (its ring
+ * indexes, cache lines the guest's CPU writes too) is then shared by a
+ * burst rather than by the few packets one queue's share of 32 would be. */
 #define FWD_BURST 32
+#define FWD_BURST_MAX (4 * FWD_BURST)
 #define FWD_MAX_QUEUES 32    /* virtio queue pairs per relay */
 /* Segments of one packet a sink may stage (offload.h): a 64 KB TSO packet
  * at an MSS of 256 bytes. */
@@ -60,6 +66,7 @@ struct fwd_params {
 	 * buffers) and its ring is split: vm_sink can tell a frame too big
 	 * for them from a full ring. */
 	bool check_guest_fit;
+	uint16_t burst;                     /* packets a poll takes from a queue */
 	uint16_t nb_src_queues;             /* queues the source polls */
 	uint16_t nb_dst_queues;             /* queues the sink may use */
 	uint16_t src_queues[FWD_MAX_QUEUES];
@@ -75,7 +82,7 @@ struct fwd_dir {
 	 * written by the polling worker only, like the counters. */
 	uint16_t nb_held;                   /* read by others with an atomic load */
 	uint64_t held_bytes;
-	struct rte_mbuf *held[FWD_BURST];
+	struct rte_mbuf *held[FWD_BURST_MAX];
 	/* A sink that knows the first packet it refused can never be taken
 	 * sets unplaceable; fwd_poll drops that packet, counted oversize.
 	 * refused_with_room is vm_sink's evidence. Polling worker only. */
