@@ -88,6 +88,7 @@ import harness  # noqa: E402
 
 WORK = "/tmp/vfwd-bench"
 GEN = os.path.join(harness.BUILD, "vfwd-gen")
+CPU_RTT = os.path.join(harness.BUILD, "vfwd-cpu-rtt")
 DIRS = ("vf2vm", "vm2vf", "both")
 DIR_KEYS = {"vf2vm": ("vf_to_vm",), "vm2vf": ("vm_to_vf",), "both": ("vf_to_vm", "vm_to_vf")}
 LATENCY_LOAD = 0.10
@@ -464,14 +465,25 @@ class Session:
             self.idle.close()
 
 
+def cpu_rtt():
+    """The cache line round trip between the two CPUs, in ns, while every
+    session is stopped: the price of each handoff between relay and
+    generator, which this machine changes by several times from one
+    minute to the next (bench/cpu_rtt.c)."""
+    return int(subprocess.run([CPU_RTT, "0", "1"], capture_output=True, text=True,
+                              check=True).stdout)
+
+
 def paired(a, b, rep, measure):
     """measure(session) of sessions a and b back to back, a first on even
-    reps, b on odd ones: (a's result, b's)."""
+    reps, b on odd ones: (a's result, b's), each with the CPU round trip
+    measured just before the pair."""
     first, second = (a, b) if rep % 2 == 0 else (b, a)
+    rtt = cpu_rtt()
     with first.running():
-        one = measure(first)
+        one = dict(measure(first), cpu_rtt_ns=rtt)
     with second.running():
-        other = measure(second)
+        other = dict(measure(second), cpu_rtt_ns=rtt)
     return (one, other) if first is a else (other, one)
 
 
@@ -563,6 +575,9 @@ def summarize(rows):
                 row[kind + "_best_mpps"] = max(mpps(r, d) for r in runs)
                 row[kind + "_best_cycles"] = min(r["cycles_per_pkt"] for r in runs)
             pairs = list(zip(by_kind["ours"], by_kind["ref"]))
+            row["cpu_rtt"] = (statistics.median(o["cpu_rtt_ns"] for o, _ in pairs),
+                              min(o["cpu_rtt_ns"] for o, _ in pairs),
+                              max(o["cpu_rtt_ns"] for o, _ in pairs))
             row["ratio"] = med(mpps(o, d) / max(mpps(t, d), 1e-9) for o, t in pairs)
             row["cycle_ratio"] = med(t["cycles_per_pkt"] / max(o["cycles_per_pkt"], 1e-9)
                                      for o, t in pairs)
@@ -579,22 +594,29 @@ def throughput_lines(table, ref, reps, seconds):
     lines = ["## Throughput", "",
              "| frame | queue pairs | direction | ours Mpps | {0} Mpps | ratio "
              "| ours cycles/pkt | {0} cycles/pkt | {0}/ours cycles "
-             "| busy share ours / {0} | dropped by the relay ours / {0} |".format(ref),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| busy share ours / {0} | dropped by the relay ours / {0} "
+             "| CPU round trip ns |".format(ref),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append("| %d | %d | %s | %.2f ±%.2f | %.2f ±%.2f | **%.2fx** ±%.2f | %.0f ±%.0f "
-                     "| %.0f ±%.0f | **%.2fx** ±%.2f | %.2f / %.2f | %.1f%% / %.1f%% |" % (
+                     "| %.0f ±%.0f | **%.2fx** ±%.2f | %.2f / %.2f | %.1f%% / %.1f%% "
+                     "| %d (%d-%d) |" % (
                          r["size"], r["queues"], LABEL[r["dir"]], *r["ours_mpps"],
                          *r["ref_mpps"], *r["ratio"], *r["ours_cycles"], *r["ref_cycles"],
                          *r["cycle_ratio"], r["ours_busy"][0], r["ref_busy"][0],
-                         100 * r["ours_dropped"][0], 100 * r["ref_dropped"][0]))
+                         100 * r["ours_dropped"][0], 100 * r["ref_dropped"][0], *r["cpu_rtt"]))
     waits = [(r["size"], r["queues"], r["dir"], k, r[k + "_cpu_wait"]) for r in table
              for k in ("ours", "ref") if r[k + "_cpu_wait"] > CPU_WAIT_WARN]
     lines += ["", "Medians of %d runs of %g s, ± half the spread. Ratios: the median of "
               "the ratios of pairs, a run of each relay back to back. Mpps at the sink (both "
               "ways: the sum). Cycles: the relay's busy cycles per packet delivered; "
               "%s/ours above 1 means ours spends less. A busy share well below 1 means "
-              "the relay waited for traffic: the generator set the rate there." % (
+              "the relay waited for traffic: the generator set the rate there. CPU round "
+              "trip: how long a cache line took from one CPU to the other and back just "
+              "before each pair, median (range): every packet crosses between relay and "
+              "generator in such lines, and this machine's figure swings between about "
+              "100 and 450 ns from one minute to the next, taking both relays' rates with "
+              "it; ratios taken at different round trips differ too." % (
                   reps, seconds, ref),
               "", ("**Contended:** in these rows a polling thread of the relay or the "
                    "generator waited for a CPU (another process on this machine's cores), or "
