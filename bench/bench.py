@@ -235,14 +235,16 @@ class Ours:
         w = self.d.tel.query("/virtio_forwarder/workers")["1"]
         return {"rx": r["vf_to_vm"]["rx_pkts"] + r["vm_to_vf"]["rx_pkts"],
                 "busy": r["vf_to_vm"]["busy_cycles"] + r["vm_to_vf"]["busy_cycles"],
-                "worker_busy": w["busy_cycles"], "worker_total": w["total_cycles"]}
+                "worker_busy": w["busy_cycles"], "worker_total": w["total_cycles"],
+                "at": time.monotonic()}
 
     @staticmethod
     def cost(before, after):
-        """Busy cycles, packets taken in, busy share of the worker's time."""
+        """Busy cycles, packets taken in, seconds the worker was busy (its
+        TSC rate from its total cycles over the wall time between)."""
+        hz = (after["worker_total"] - before["worker_total"]) / (after["at"] - before["at"])
         return (after["busy"] - before["busy"], after["rx"] - before["rx"],
-                (after["worker_busy"] - before["worker_busy"]) /
-                max(after["worker_total"] - before["worker_total"], 1))
+                (after["worker_busy"] - before["worker_busy"]) / max(hz, 1))
 
     def close(self):
         self.d.stop()
@@ -310,14 +312,14 @@ class Testpmd:
         answer = log[:log.rindex(cleared)].rsplit("testpmd> show fwd stats all", 1)[-1]
         found = self.CYCLES.findall(answer)
         if not found:       # nothing forwarded since the last clear
-            return {"rx": 0, "busy": 0, "mhz": 1, "at": time.time()}
+            return {"rx": 0, "busy": 0, "mhz": 1}
         _, cycles, pkts, mhz = found[-1]
-        return {"rx": int(pkts), "busy": int(cycles), "mhz": int(mhz), "at": time.time()}
+        return {"rx": int(pkts), "busy": int(cycles), "mhz": int(mhz)}
 
     @staticmethod
     def cost(before, after):
-        elapsed = after["at"] - before["at"]
-        return (after["busy"], after["rx"], after["busy"] / (elapsed * after["mhz"] * 1e6))
+        """As Ours.cost; testpmd's counts start from its last clear."""
+        return (after["busy"], after["rx"], after["busy"] / (after["mhz"] * 1e6))
 
     def close(self):
         try:
@@ -384,15 +386,18 @@ def measured(gen, relay, direction, size, seconds, pps=0):
     """Generator report plus the relay's busy cycles per packet delivered
     (testpmd's own figure divides by packets received, dropped ones
     included), the share of what it took in that it dropped, its busy
-    share of the core, and how long the relay's or the generator's busiest
-    thread waited for a CPU (contention from outside the benchmark)."""
+    share of the core while frames were offered (warm-up included: the
+    idle drain after would dilute it), and how long the relay's or the
+    generator's busiest thread waited for a CPU (contention from outside
+    the benchmark)."""
     before = relay.counters()
     pids = (gen.proc.pid, relay.proc.pid)
     sched0 = waited(pids)
     g = gen.run(direction, size, seconds, pps)
     g["cpu_wait"] = worst_wait(sched0, waited(pids))
     after = relay.counters()
-    busy, taken, g["busy_share"] = relay.cost(before, after)
+    busy, taken, busy_seconds = relay.cost(before, after)
+    g["busy_share"] = busy_seconds / g["traffic_seconds"]
     delivered = sum(g[k]["total_received"] for k in DIR_KEYS[direction])
     g["cycles_per_pkt"] = busy / max(delivered, 1)
     g["dropped_share"] = max(taken - delivered, 0) / max(taken, 1)
