@@ -108,11 +108,14 @@ RELAY_EAL = ["--single-file-segments"] if ZERO_COPY == "relay" else []
 def memif(work, n, end):
     """The memif port of relay n's VF side at one end, "relay" or "gen".
     The zero-copy end is the client; with none, the relay is, as in the
-    tests."""
-    client = "relay" if ZERO_COPY == "none" else ZERO_COPY
+    tests. The idle relays' (n > 0) carry no traffic: no zero-copy, and
+    the relay is the client, which retries until its peer is up (a
+    generator's client tries once, at start)."""
+    zero_copy = ZERO_COPY if n == 0 else "none"
+    client = "relay" if zero_copy == "none" else zero_copy
     return "net_memif%d,role=%s,socket=%s/memif%d.sock,socket-abstract=no,id=0,rsize=12%s" % (
         n, "client" if end == client else "server", work, n,
-        ",zero-copy=yes" if end == ZERO_COPY else "")
+        ",zero-copy=yes" if end == zero_copy else "")
 
 
 # A memif client needs its server up when it starts: the generator's
