@@ -3,8 +3,9 @@
 
 Topology (2 cores): the relay polls CPU 1; on CPU 0 one vfwd-gen process
 (bench/vfwd_gen.c) is both the traffic generator and the sink, with a
-memif server port facing the relay's VF side and a
-net_virtio_user port on the relay's vhost-user socket. It sends fresh
+memif port facing the relay's VF side (a zero-copy client: see
+VFWD_BENCH_ZC below) and a net_virtio_user port on the relay's
+vhost-user socket. It sends fresh
 frames one way (VF->VM or VM->VF) or both ways at once and counts what
 arrives at the other port: nothing the relay relays feeds back into what
 it is offered. The relay is either virtio-forwarder or, as the
