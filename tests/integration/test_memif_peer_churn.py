@@ -8,10 +8,12 @@ CI run in 80). patches/dpdk/0002 makes the disconnect wait for bursts in
 flight. Here the daemon must survive every kill, carry traffic again after
 every restart, and end with every mbuf back in its pool.
 
-A zero-copy memif VF offers the peer EAL's own hugepage memory, with EAL's
-fds for it; 22.11 closed those fds once connected (patches/dpdk/0004), so
-its next connection sent the peer a closed or reused fd and never came
-up."""
+A zero-copy memif VF lends the peer its own mbufs, in EAL's hugepage
+memory. 22.11 closed EAL's fds for that memory once connected
+(patches/dpdk/0004), so the next connection sent the peer a closed or
+reused fd; and it never freed the mbufs lent to its rings when a
+connection went down (0005), so the next one could not post its rx ring
+and received nothing."""
 import os
 import re
 import time
