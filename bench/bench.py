@@ -37,11 +37,10 @@ Figures:
   payload, same process);
 - scaling (ours): 8 and 64 relays on one worker against 1, in pairs as
   above; only relay 0 has traffic, the others have their VM connected and
-  their VF up, idle.
-
-perf counters are not available on this machine (`perf stat -e
-instructions true` says "not supported"), so instructions per packet are
-not reported; cycles are the relays' own TSC counts.
+  their VF up, idle;
+- instructions per relayed packet, each relay under callgrind (perf
+  counters are not available on this machine: `perf stat -e instructions
+  true` says "not supported"); cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
                 [--against BINARY] [--quick DIRECTION [--pairs 30] [--queues 1]]
@@ -81,6 +80,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -158,7 +158,7 @@ class Gen:
                                      stderr=open(os.path.join(work, "gen.log"), "wb"),
                                      text=True, start_new_session=True)
         if GEN_LISTENS:
-            wait_for_file("%s/memif0.sock" % work, self.proc, "gen.log")
+            wait_listening("%s/memif0.sock" % work, self.proc, "gen.log")
 
     def command(self, line):
         self.proc.stdin.write(line + "\n")
@@ -175,8 +175,9 @@ class Gen:
         """The ports that need the relay up: port 0 faces its VF side,
         port 1 its VM side."""
         if not GEN_LISTENS:
-            wait_for_file("%s/memif0.sock" % self.work, self.proc, "gen.log")
+            wait_listening("%s/memif0.sock" % self.work, self.proc, "gen.log")
             self.command("attach " + memif(self.work, 0, "gen"))
+        wait_listening(vhost_sock(self.work, 0), self.proc, "gen.log")
         self.command("attach " + vm_vdev(self.work, 0, 1024, self.queues, self.guest))
 
     def run(self, direction, size, seconds, pps=0):
@@ -192,11 +193,24 @@ class Gen:
         harness.cleanup_prefix(self.prefix)
 
 
-def wait_for_file(path, proc, log):
-    deadline = time.time() + 30
-    while not os.path.exists(path):
+def listening(path):
+    """Whether a unix socket is listening at path (/proc/net/unix: the
+    flag __SO_ACCEPTCON), without connecting to it."""
+    with open("/proc/net/unix") as f:
+        next(f)
+        return any(w[-1] == path and int(w[3], 16) & 0x10000
+                   for w in (line.split() for line in f) if len(w) == 8)
+
+
+def wait_listening(path, proc, log):
+    """Until the server at path listens. The socket file appears at
+    bind(), before listen(): a peer that connects once (memif's and
+    virtio_user's clients) and comes in between is refused for good, a
+    window that a relay under valgrind holds open for a long while."""
+    deadline = time.time() + 60
+    while not listening(path):
         if time.time() > deadline or proc.poll() is not None:
-            raise RuntimeError("%s did not appear; see %s" % (
+            raise RuntimeError("nothing listens at %s; see %s" % (
                 path, os.path.join(os.path.dirname(path), log)))
         time.sleep(0.05)
 
@@ -221,12 +235,13 @@ class Ours:
     name = "ours"
     binary = harness.DAEMON
 
-    def __init__(self, case, work, n_relays=1):
+    def __init__(self, case, work, n_relays=1, wrap=()):
         args = ["-C", "1", "-M", "0", "--server", "-V", work, "-l", "5"] + \
             (["-J"] if case["jumbo"] else []) + os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
             args += ["-P", "%s=%d" % (memif(work, i, "relay"), i)]
-        self.d = harness.Daemon(work, args, timeout=120, eal=RELAY_EAL, binary=self.binary)
+        self.d = harness.Daemon(work, args, timeout=120, eal=RELAY_EAL, binary=self.binary,
+                                wrap=wrap)
         self.proc = self.d.proc
 
     def wait_connected(self, n=1):
@@ -271,11 +286,11 @@ class Testpmd:
     CYCLES = re.compile(r"CPU cycles/packet=([0-9.]+) \(total cycles=(\d+) / total \w+ "
                         r"packets=(\d+)\) at (\d+) MHz")
 
-    def __init__(self, case, work, n_relays=1):
+    def __init__(self, case, work, n_relays=1, wrap=()):
         assert n_relays == 1, "testpmd relays one pair"
         self.prefix = harness.unique("ref")
         q = case["queues"]
-        argv = ["stdbuf", "-oL", "dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
+        argv = ["stdbuf", "-oL"] + list(wrap) + ["dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
                 "--no-pci", "--huge-dir=" + harness.HUGE_DIR] + RELAY_EAL + [
                 "--vdev=net_vhost0,iface=%s,queues=%d" % (vhost_sock(work, 0), q),
                 "--vdev=" + memif(work, 0, "relay"), "--", "-i", "--forward-mode=io",
@@ -285,7 +300,7 @@ class Testpmd:
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=open(self.log_path, "wb"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_file(vhost_sock(work, 0), self.proc, "testpmd.log")
+        wait_listening(vhost_sock(work, 0), self.proc, "testpmd.log")
         self.cmd("start")
 
     def wait_connected(self, n=1):
@@ -430,8 +445,8 @@ class Session:
     its processes run only inside running(), so that two sessions can be
     up at once and measured in turns."""
 
-    def __init__(self, kind, setup=STANDARD, n_relays=1):
-        self.kind, self.n = kind, n_relays
+    def __init__(self, kind, setup=STANDARD, n_relays=1, wrap=()):
+        self.kind, self.n, self.wrap = kind, n_relays, wrap
         self.case = dict(setup, vf_queues=setup["queues"] if kind is Testpmd else 1)
         self.work = os.path.join(WORK, kind.name + ("-%d" % n_relays if n_relays > 1 else ""))
 
@@ -439,7 +454,7 @@ class Session:
         fresh_workdir(self.work)
         self.gen, self.idle, self.relay = Gen(self.case, self.work), None, None
         try:
-            self.relay = self.kind(self.case, self.work, self.n)
+            self.relay = self.kind(self.case, self.work, self.n, self.wrap)
             self.gen.attach()
             if self.n > 1:
                 self.idle = IdlePeers(self.n, self.work)
@@ -558,6 +573,84 @@ def scaling(counts, reps, seconds):
                 a, b = paired(one, many, rep,
                               lambda s: measured(s.gen, s.relay, "both", 64, seconds))
                 out[n].append({"one": a, "many": b})
+    return out
+
+
+# Instructions per relayed packet. perf's counters are not available on
+# this machine (`perf stat -e instructions true`: "not supported"), so each
+# relay runs under callgrind, valgrind's instruction counter, which counts
+# only while the relay is saturated: the generator offers frames at its
+# full rate, far above what a relay does under valgrind, so every poll
+# finds full bursts, as in the throughput runs. --fair-sched: valgrind runs
+# one thread at a time, and without it a polling thread keeps the others
+# (memif's and vhost-user's handshakes) waiting for tens of seconds.
+CALLGRIND = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+             "--fair-sched=yes"]
+INSTR_SETTLE = 2.0       # s of traffic before counting starts
+INSTR_WINDOW = 3.0       # s counted
+INSTR_SLACK = 8.0        # s of traffic after, for callgrind_control's round trips
+
+
+def callgrind_control(pid, *args):
+    return subprocess.run(["callgrind_control"] + list(args) + [str(pid)], capture_output=True,
+                          text=True, check=True, timeout=120).stdout
+
+
+def polling_thread(out_base, pid, dump):
+    """Instructions the busiest thread of dump number `dump` executed:
+    the relay's polling thread (its control and telemetry threads left
+    out), and its callgrind file (callgrind_annotate reads it)."""
+    best = (0, None)
+    prefix = "%s.%d.%d-" % (os.path.basename(out_base), pid, dump)
+    for name in os.listdir(os.path.dirname(out_base)):
+        if name.startswith(prefix):
+            path = os.path.join(os.path.dirname(out_base), name)
+            with open(path) as f:
+                total = next((int(line.split()[1]) for line in f
+                              if line.startswith("totals:")), 0)
+            best = max(best, (total, path), key=lambda b: b[0])
+    return best
+
+
+def instructions(ref_kind, cases):
+    """out[(size, direction)][kind] = {"ir_per_pkt", "packets", "file"}:
+    per relay, one session under callgrind; per row, counting switched on
+    for INSTR_WINDOW s amid INSTR_SETTLE + INSTR_WINDOW + INSTR_SLACK s of
+    traffic, then the packets the relay took in meanwhile (its counters
+    read just after the switch each time, so that both windows shift
+    alike)."""
+    out = {}
+    os.makedirs(WORK, exist_ok=True)
+    for kind, key in ((ref_kind, "ref"), (Ours, "ours")):
+        base = os.path.join(WORK, "callgrind-" + kind.name)
+        for stale in os.listdir(WORK):
+            if stale.startswith(os.path.basename(base) + "."):
+                os.unlink(os.path.join(WORK, stale))
+        with Session(kind, wrap=CALLGRIND + ["--callgrind-out-file=%s.%%p" % base]) as s, \
+                s.running():
+            pid = s.relay.proc.pid
+            for dump, (size, d) in enumerate(cases, start=1):
+                report = {}
+                traffic = threading.Thread(target=lambda: report.update(s.gen.run(
+                    d, size, INSTR_SETTLE + INSTR_WINDOW + INSTR_SLACK)))
+                traffic.start()
+                time.sleep(INSTR_SETTLE)
+                callgrind_control(pid, "--zero")
+                callgrind_control(pid, "--instr=on")
+                before = s.relay.counters()
+                time.sleep(INSTR_WINDOW)
+                callgrind_control(pid, "--instr=off")
+                after = s.relay.counters()
+                still_sending = traffic.is_alive()
+                callgrind_control(pid, "--dump")
+                traffic.join()
+                if not still_sending:
+                    raise RuntimeError("%s %d B %s: the traffic ended inside the counted "
+                                       "window; raise INSTR_SLACK" % (kind.name, size, d))
+                _, taken, _ = s.relay.cost(before, after)
+                ir, path = polling_thread(base, pid, dump)
+                out.setdefault((size, d), {})[key] = {
+                    "ir_per_pkt": ir / max(taken, 1), "packets": taken, "file": path}
     return out
 
 
@@ -683,15 +776,34 @@ def scaling_lines(scale):
     return lines
 
 
-def report(name, ref_kind, table, lat, scale, seconds, reps, to_docs):
+def instruction_lines(instr, ref):
+    lines = ["## Instructions per relayed packet (callgrind)", "",
+             "| frame | direction | ours instructions/pkt | {0} instructions/pkt "
+             "| {0}/ours |".format(ref), "|---|---|---|---|---|"]
+    for (size, d), by_kind in instr.items():
+        o, t = by_kind["ours"]["ir_per_pkt"], by_kind["ref"]["ir_per_pkt"]
+        lines.append("| %d | %s | %.0f | %.0f | **%.2fx** |" % (size, LABEL[d], o, t, t / o))
+    lines += ["", "Each relay under callgrind (no perf counters here), its polling thread's "
+              "instructions over the packets it took in while saturated, %g s of it per row. "
+              "Counts, unlike rates, do not drift with the machine. valgrind's CPU has no "
+              "AVX-512: code that DPDK picks at run time by CPU features may differ from a "
+              "native run's. Where they go: `callgrind_annotate` on the files named in the "
+              "JSON." % INSTR_WINDOW]
+    return lines
+
+
+def report(name, ref_kind, table, lat, scale, seconds, reps, to_docs, instr=None):
     ref = ref_kind.name
     lines = throughput_lines(table, ref, reps, seconds) + [""] + \
+        (instruction_lines(instr, ref) + [""] if instr else []) + \
         (latency_lines(lat, ref, min(r["size"] for r in table)) + [""] if lat else []) + \
         (scaling_lines(scale) + [""] if scale else []) + [
             "The machine is shared and noisy: compare the ratios, each taken from a run of "
             "ours and a run of %s seconds apart on the same cores, not the absolute "
             "rates." % ref]
     data = {"throughput": table, "latency": lat,
+            "instructions": [dict(size=size, dir=d, **by_kind)
+                             for (size, d), by_kind in (instr or {}).items()],
             "reference": ref_kind.title,
             "scaling": {str(n): runs for n, runs in scale.items()}}
     title = "virtio-forwarder vs %s, same run" % ref_kind.title
@@ -791,10 +903,16 @@ def main():
         table = summarize(rows)
         lat = latency(ref_kind, rows, seconds)
         scale = {} if a.against else scaling([8] if a.smoke else [8, 64], reps, seconds)
+        instr = None
+        if shutil.which("valgrind"):
+            instr = instructions(ref_kind, [(64, "vf2vm")] if a.smoke else
+                                 [(size, d) for size in sizes for d in DIRS])
+        else:
+            print("no instruction counts: apt-get install valgrind", file=sys.stderr)
         name = {(False, False): "latest", (True, False): "smoke", (False, True): "against",
                 (True, True): "against-smoke"}[(a.smoke, bool(a.against))]
         report(name, ref_kind, table, lat, scale, seconds, reps,
-               to_docs=not (a.smoke or a.against))
+               to_docs=not (a.smoke or a.against), instr=instr)
     return 0 if all(r["ours_mpps"][0] > 0 and r["ref_mpps"][0] > 0 for r in table) else 1
 
 

@@ -14,6 +14,8 @@ PKGS=(
   # curl to scrape the exporter
   libcmocka-dev dpdk dpdk-dev python3 python3-pytest iproute2 tmux procps
   curl
+  # the benchmark's instructions per packet (bench/bench.py: callgrind)
+  valgrind
   # VM tests (tests/vm): a QEMU guest from Debian's kernel and busybox, the
   # host's ping, libvirt's schema check of the example domains
   qemu-system-x86 linux-image-amd64 busybox-static cpio iputils-ping ethtool

@@ -123,17 +123,18 @@ class Telemetry:
 
 class Daemon(Process):
     """virtio-forwarder in the foreground, started and waited for through
-    its sd_notify READY=1, exactly as systemd would."""
+    its sd_notify READY=1, exactly as systemd would. wrap: a command it
+    runs under (valgrind, for one)."""
 
     def __init__(self, workdir, args, config=None, ready=True, timeout=60,
-                 prefix=None, lcores=None, eal=(), binary=DAEMON):
+                 prefix=None, lcores=None, eal=(), binary=DAEMON, wrap=()):
         self.workdir = workdir
         self.prefix = prefix or unique("vfwd")
         self.notify_path = os.path.join(workdir, "notify-%s.sock" % self.prefix)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
-        argv = [binary, "-n", "-H", HUGE_DIR, "-p", workdir]
+        argv = list(wrap) + [binary, "-n", "-H", HUGE_DIR, "-p", workdir]
         if config is not None:
             cfg_path = os.path.join(workdir, "virtioforwarder-%s.conf" % self.prefix)
             with open(cfg_path, "w") as f:
