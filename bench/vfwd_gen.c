@@ -39,6 +39,11 @@
  * frames (warm-up included), per direction the packets sent and received
  * in the measured window, Mpps at the sink, and with a PPS the latency
  * p50 and p99 in microseconds.
+ *
+ * SIGUSR1 during a run is a mark: each direction's count of frames
+ * received then is reported too ("marks"), so that a caller counts what
+ * the relay delivered between two moments of its own choosing (bench.py:
+ * the window callgrind counted the relay's instructions in).
  */
 
 #include <errno.h>
@@ -116,10 +121,31 @@ static struct rte_mempool *pool;
 static uint8_t template[MAX_SIZE];
 static volatile sig_atomic_t stopped;
 
+#define MAX_MARKS 4
+static volatile sig_atomic_t mark_asked;
+static uint64_t marks[NB_SIDES][MAX_MARKS];
+static unsigned int nb_marks;
+
 static void on_signal(int sig)
 {
 	(void)sig;
 	stopped = 1;
+}
+
+static void on_mark(int sig)
+{
+	(void)sig;
+	mark_asked = 1;
+}
+
+static void take_mark(void)
+{
+	mark_asked = 0;
+	if (nb_marks == MAX_MARKS)
+		return;
+	for (int side = 0; side < NB_SIDES; side++)
+		marks[side][nb_marks] = dirs[side].received;
+	nb_marks++;
 }
 
 /* One line of stdin into opt and dirs; false on a malformed line. */
@@ -284,6 +310,8 @@ static void run(uint64_t until, bool sending, uint64_t hz)
 
 		if (now >= until)
 			return;
+		if (unlikely(mark_asked))
+			take_mark();
 		for (int side = 0; side < NB_SIDES; side++) {
 			if (sending && dirs[side].on)
 				send_burst(side, now, hz);
@@ -311,6 +339,8 @@ static void measure(uint64_t hz)
 		dirs[side].lat = opt.pps && dirs[side].on ? histogram[side] : NULL;
 	build_template();
 	rte_mempool_obj_iter(pool, fill_with_template, NULL);
+	nb_marks = 0;
+	mark_asked = 0;
 	for (uint64_t until = rte_rdtsc() + 30 * hz; !links_up() && rte_rdtsc() < until;)
 		run(rte_rdtsc() + hz / 100, false, hz);
 	if (!links_up()) {
@@ -357,7 +387,10 @@ static void measure(uint64_t hz)
 		if (d->lat)
 			printf(", \"lat_p50_us\": %.2f, \"lat_p99_us\": %.2f",
 			       percentile_us(d, 0.50), percentile_us(d, 0.99));
-		printf("}");
+		printf(", \"marks\": [");
+		for (unsigned int i = 0; i < nb_marks; i++)
+			printf("%s%" PRIu64, i ? ", " : "", marks[side][i]);
+		printf("]}");
 	}
 	printf("}\n");
 out:
@@ -421,6 +454,7 @@ int main(int argc, char **argv)
 	idle = parse_options(argc - eal, argv + eal);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_mark);
 	/* A relay that goes away mid-run closes our sockets: say so, do not die. */
 	signal(SIGPIPE, SIG_IGN);
 	if (idle && rte_eth_dev_count_avail() < 1)
