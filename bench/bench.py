@@ -290,8 +290,9 @@ class Testpmd:
         assert n_relays == 1, "testpmd relays one pair"
         self.prefix = harness.unique("ref")
         q = case["queues"]
-        argv = ["stdbuf", "-oL"] + list(wrap) + ["dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix,
-                "--no-pci", "--huge-dir=" + harness.HUGE_DIR] + RELAY_EAL + [
+        argv = ["stdbuf", "-oL"] + list(wrap) + [
+                "dpdk-testpmd", "--lcores=0@0,1@1", "--file-prefix=" + self.prefix, "--no-pci",
+                "--huge-dir=" + harness.HUGE_DIR] + RELAY_EAL + [
                 "--vdev=net_vhost0,iface=%s,queues=%d" % (vhost_sock(work, 0), q),
                 "--vdev=" + memif(work, 0, "relay"), "--", "-i", "--forward-mode=io",
                 "--record-core-cycles", "--total-num-mbufs=16384", "--rxq=%d" % q,
