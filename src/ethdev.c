@@ -87,6 +87,27 @@ int vf_numa_node(const char *dev)
 	return node;
 }
 
+bool vf_redials_on_start(const char *dev)
+{
+	const char *arg = strchr(dev, ',');
+
+	if (strncmp(dev, "net_memif", 9) != 0)
+		return false;
+	/* memif reads its role=... with strstr, and takes "master" for
+	 * server as well. */
+	for (; arg; arg = strchr(arg + 1, ',')) {
+		size_t n = strcspn(arg + 1, ",");
+		char value[32];
+
+		if (strncmp(arg + 1, "role=", 5) != 0 || n - 5 >= sizeof(value))
+			continue;
+		memcpy(value, arg + 6, n - 5);
+		value[n - 5] = '\0';
+		return !strstr(value, "server") && !strstr(value, "master");
+	}
+	return true;
+}
+
 /* Probes dev (a PCI address or vdev devargs) into an ethdev port. */
 static int vf_probe(const char *dev, uint16_t *port_out, char *err, size_t errlen)
 {

@@ -63,6 +63,12 @@ uint64_t vf_rx_missed(uint16_t port);
 /* The member carrying an active-backup bond's traffic, by name into name;
  * false (and "") when port is no such bond or has no member with link. */
 bool vf_bond_active(uint16_t port, char *name, size_t len);
+/* Whether the vdev dev regains a lost link only by being started again:
+ * a memif client (memif's default role) dials its server only when its
+ * port starts. A memif server keeps listening, and a restart would cut
+ * the handshake of a client connecting just then; other kinds follow
+ * their interface. */
+bool vf_redials_on_start(const char *dev);
 /* NUMA node of a VF not yet probed (a PCI device; the first member of a
  * bond), or -1 when unknown or a vdev. */
 int vf_numa_node(const char *dev);

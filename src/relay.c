@@ -29,6 +29,7 @@ struct relay {
 	bool vf_start_failed;            /* logged once, retried every second */
 	bool vf_link_up;                 /* polled by the main thread */
 	bool vf_is_vdev;                 /* a software stand-in, not a PCI VF */
+	bool vf_redials;                 /* vf_redials_on_start(), any bond member */
 	char vf_active[RELAY_DEV_NAME_MAX];   /* vf_bond_active(), polled */
 	bool vf_hold;                    /* kept stopped for a restart */
 	uint64_t vf_down_since;          /* TSC when its link was last seen down */
@@ -585,10 +586,14 @@ static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char
 	/* A bond is a software stand-in when all its members are. */
 	if (bond) {
 		r->vf_is_vdev = true;
-		for (unsigned i = 0; i < bond->n_members; i++)
+		r->vf_redials = false;
+		for (unsigned i = 0; i < bond->n_members; i++) {
 			r->vf_is_vdev &= is_vdev(bond->members[i]);
+			r->vf_redials |= vf_redials_on_start(bond->members[i]);
+		}
 	} else {
 		r->vf_is_vdev = is_vdev(dev);
+		r->vf_redials = vf_redials_on_start(dev);
 	}
 	r->vf_attached = true;
 	VLOG_INFO("relay %u: VF %s attached as port %u", id, r->vf_dev, r->port);
@@ -859,13 +864,12 @@ void relay_vm_vring(int vid, uint16_t vq, bool enable)
 	__atomic_store_n(&events_pending, true, __ATOMIC_RELEASE);
 }
 
-/* A software VF (memif) whose peer came up after our start, or restarted,
+/* A memif client VF whose server came up after our start, or restarted,
  * connects only when the port starts: restart it after this long down.
- * PCI VFs are left alone: their link follows the cable, not a start. */
+ * Other VFs are left alone: a PCI VF's link follows the cable, a tap's or
+ * af_packet's its interface, and a memif server keeps listening. */
 #define VDEV_RESTART_AFTER_S 2
 
-/* Follows the link of started VFs (a change republishes VM->VF), and which
- * member of a bond carries its traffic. */
 /* The VF's interface was made anew (vf_link_up): detach the port bound
  * to the old one and attach the same devargs again, pool and relay kept. */
 static void reprobe_vf(unsigned id, struct relay *r)
@@ -886,6 +890,8 @@ static void reprobe_vf(unsigned id, struct relay *r)
 	relay_apply(id, r);
 }
 
+/* Follows the link of started VFs (a change republishes VM->VF), and which
+ * member of a bond carries its traffic. */
 static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 {
 	char active[RELAY_DEV_NAME_MAX];
@@ -915,7 +921,7 @@ static void poll_vf_link(unsigned id, struct relay *r, uint64_t now)
 		reprobe_vf(id, r);
 		return;
 	}
-	if (!up && r->vf_is_vdev &&
+	if (!up && r->vf_redials &&
 	    now - r->vf_down_since > VDEV_RESTART_AFTER_S * rte_get_timer_hz()) {
 		VLOG_DEBUG("relay %u: VF %s still down: restarting it to reconnect", id, r->vf_dev);
 		r->vf_hold = true;

@@ -347,6 +347,47 @@ def test_vf_interface_deleted_under_traffic_then_back(workdir, procs, veths):
     assert "leak" not in d.log()
 
 
+def test_only_a_memif_client_vf_is_restarted_to_redial(workdir, procs):
+    """A memif client VF dials its server only when its port starts, so
+    while its link stays down the daemon restarts it, and a server that
+    comes back is found. A memif server VF keeps listening: a restart
+    would only cut the handshake of a client connecting at that moment (it
+    did, under valgrind), so it is left alone, and a client that comes
+    back connects. Relay 0 has the client VF, relay 1 the server; each
+    carries traffic both ways, byte for byte, before and after."""
+    server_vf = "net_memif1,role=server,socket=%s/memif1.sock,id=0,rsize=12" % workdir
+    client_peer = server_vf.replace("role=server", "role=client")
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir, "-l", "7",
+                         "-P", memif_vf(workdir, 0) + "=0", "-P", server_vf + "=1"])
+    procs.append(d)
+
+    def round_on_relay_1():
+        go = os.path.join(workdir, "go-%d" % time.monotonic_ns())
+        vf = Peer(workdir, [client_peer], traffic_opts(1, 2, go))
+        vm = Peer(workdir, [vm_vdev(workdir, 1)], traffic_opts(2, 1, go))
+        procs.extend([vf, vm])
+        d.wait_relay(1, both_active, what="relay 1 both directions active")
+        open(go, "w").close()
+        assert_clean(vf.report(), N, d, 1)
+        assert_clean(vm.report(), N, d, 1)
+
+    restarted = "relay %d: VF %s still down: restarting it to reconnect"
+    base = None
+    for again in (False, True):
+        base = run_round(workdir, procs, d, rid=0, base=base)
+        round_on_relay_1()
+        for rid in (0, 1):
+            d.wait_relay(rid, lambda r: vm_gone_and_pool_full(r) and not r["vf_link_up"],
+                         what="relay %d: peers gone, pool full" % rid)
+        if not again:
+            # Both links down: past the daemon's 2 s and a second to act.
+            time.sleep(3)
+            d.wait_log(restarted % (0, memif_vf(workdir, 0)))
+            assert restarted % (1, server_vf) not in d.log()
+    assert restarted % (1, server_vf) not in d.log()
+    assert d.stop() == 0
+
+
 def test_missing_vf_is_an_error_for_its_relay_only(workdir, procs):
     d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
                          "-P", "0000:7f:1f.7=5", "-P", memif_vf(workdir) + "=0"])
