@@ -411,7 +411,7 @@ static void relay_apply(unsigned id, struct relay *r)
 		if (!r->published[d] && wanted_params(r, d, &want)) {
 			if (r->worker[d] < 0)
 				place_direction(id, r, d);
-			memcpy(&r->dir[d].p, &want, sizeof(want));
+			fwd_set_params(&r->dir[d], &want);
 			set_published(id, r, d, true);
 		}
 	}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <linux/virtio_net.h>
 
+#include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -118,8 +119,21 @@ int vhost_check_socket_dir(const struct vfwd_config *cfg, char *err, size_t errl
 	return 0;
 }
 
+/* A guest RX queue refusing for longer than this, while another of its
+ * queues does not refuse, is stuck (its vCPU hung or its driver gone):
+ * what it refuses is dropped rather than held. Held, it would stop the
+ * direction from reading the VF, and the queues still draining would get
+ * nothing either: one stuck queue would cost the guest its whole
+ * interface, where the kernel's vhost-net and OVS lose only that queue's
+ * flows. A shorter hiccup (a vCPU descheduled for a moment) is held
+ * through, as a single queue's is, and loses nothing the VF's ring can
+ * hold meanwhile: 1024 descriptors last a millisecond at 1 Mpps. */
+#define STUCK_QUEUE_US 1000
+static uint64_t stuck_queue_tsc;
+
 int vhost_setup(const struct vfwd_config *cfg)
 {
+	stuck_queue_tsc = rte_get_tsc_hz() / 1000000 * STUCK_QUEUE_US;
 	client_mode = cfg->vhost_client;
 	guest_offloads = cfg->tso;
 	if (!cfg->mrgbuf)
@@ -298,6 +312,34 @@ static uint16_t enqueue(int vid, uint16_t vq, struct rte_mbuf **pkts, uint16_t n
 	return taken;
 }
 
+/* Queue q of d's destinations just refused packets: whether it is stuck.
+ * Starts its clock at its first refusal. */
+static bool stuck(struct fwd_dir *d, uint16_t q)
+{
+	uint64_t now = rte_rdtsc();
+
+	if (d->dst_full_since[q] == 0) {
+		d->dst_full_since[q] = now;
+		return false;
+	}
+	if (now - d->dst_full_since[q] <= stuck_queue_tsc)
+		return false;
+	/* With every queue refusing, the guest is slow as a whole: hold
+	 * back, and let the VF's ring take the overload. */
+	for (uint16_t i = 0; i < d->p.nb_dst_queues; i++)
+		if (i != q && d->dst_full_since[i] == 0)
+			return true;
+	return false;
+}
+
+static void drop_for_stuck_queue(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		d->sink_dropped_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	d->sink_dropped += n;
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
 uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct rte_mbuf *by_queue[FWD_BURST_MAX], *refused[FWD_BURST_MAX];
@@ -336,7 +378,17 @@ uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		k = enqueue(d->p.vid, d->p.dst_queues[q], group, count);
 		sent += k;
-		if (k < count && nb_refused == 0 && d->p.check_guest_fit)
+		if (k == count) {
+			if (unlikely(d->dst_full_since[q]))
+				d->dst_full_since[q] = 0;
+			continue;
+		}
+		if (stuck(d, q)) {
+			drop_for_stuck_queue(d, group + k, count - k);
+			sent += count - k;
+			continue;
+		}
+		if (nb_refused == 0 && d->p.check_guest_fit)
 			/* The first packet refused is the one offered first next time. */
 			check_fit(d, d->p.dst_queues[q], group[k], suspect);
 		for (uint16_t j = k; j < count; j++)

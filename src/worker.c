@@ -206,6 +206,12 @@ static void set_held(struct fwd_dir *d, uint16_t n, uint64_t bytes)
 	d->held_bytes = bytes;
 }
 
+void fwd_set_params(struct fwd_dir *d, const struct fwd_params *p)
+{
+	d->p = *p;
+	memset(d->dst_full_since, 0, sizeof(d->dst_full_since));
+}
+
 void fwd_drop_held(struct fwd_dir *d)
 {
 	count_drop(d, FWD_DROP_FULL, d->nb_held, d->held_bytes);
@@ -231,9 +237,18 @@ static bool send_held(struct fwd_dir *d)
 	uint32_t longest;
 	uint64_t left_bytes = sent == 0 ? d->held_bytes :
 			      left ? sum_bytes(d->held + sent, left, &longest) : 0;
+	uint16_t delivered = sent;
+	uint64_t delivered_bytes = d->held_bytes - left_bytes;
 
-	STATS_ADD(d->counters.tx_pkts, sent);
-	STATS_ADD(d->counters.tx_bytes, d->held_bytes - left_bytes);
+	if (unlikely(d->sink_dropped)) {
+		count_drop(d, FWD_DROP_FULL, d->sink_dropped, d->sink_dropped_bytes);
+		delivered -= d->sink_dropped;
+		delivered_bytes -= d->sink_dropped_bytes;
+		d->sink_dropped = 0;
+		d->sink_dropped_bytes = 0;
+	}
+	STATS_ADD(d->counters.tx_pkts, delivered);
+	STATS_ADD(d->counters.tx_bytes, delivered_bytes);
 	if (left == 0) {
 		set_held(d, 0, 0);
 		return true;

@@ -46,7 +46,11 @@ struct fwd_dir;
  * happen where the traffic comes from (the NIC's RX ring, the guest's TX
  * queue), counted there, and a destination that does not drain costs its
  * worker nothing. What a destination that is not there does not take,
- * the caller counts as dropped (drop_cause) and frees. */
+ * the caller counts as dropped (drop_cause) and frees.
+ * One exception: a sink with several destination queues may drop, among
+ * the k it takes, the packets for a queue stuck full while another queue
+ * takes (vm_sink); it frees them and says how many in sink_dropped, and
+ * the caller counts them as dropped because their destination was full. */
 typedef uint16_t (*fwd_source_fn)(struct fwd_dir *d, uint16_t qi,
 				  struct rte_mbuf **pkts, uint16_t max);
 typedef uint16_t (*fwd_sink_fn)(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
@@ -88,6 +92,14 @@ struct fwd_dir {
 	 * refused_with_room is vm_sink's evidence. Polling worker only. */
 	bool unplaceable;
 	const struct rte_mbuf *refused_with_room;
+	/* Dropped by the sink in its last call (see fwd_sink_fn); polling
+	 * worker only, cleared by the caller once counted. */
+	uint16_t sink_dropped;
+	uint64_t sink_dropped_bytes;
+	/* Since when (TSC) each destination queue, by index in p.dst_queues,
+	 * has refused packets; 0 while it takes them. Polling worker only;
+	 * reset with the parameters (fwd_set_params). */
+	uint64_t dst_full_since[FWD_MAX_QUEUES];
 	struct fwd_params p;
 	/* A sink's own packets, sent before anything it takes (offload.h). */
 	uint16_t nb_staged;
@@ -117,6 +129,11 @@ uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
 
 /* Polls one direction once: the whole forwarding step, both directions. */
 void fwd_poll(struct fwd_dir *d);
+
+/* Sets what d polls and where it sends, and forgets what its sink knew of
+ * the old destination queues. Only for a direction on no published poll
+ * list. */
+void fwd_set_params(struct fwd_dir *d, const struct fwd_params *p);
 
 /* Frees what d holds, counted as dropped because its destination was full,
  * and what its sink staged. Only for a direction on no published poll list. */

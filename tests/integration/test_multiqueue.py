@@ -113,6 +113,62 @@ def test_32_queue_pairs_every_queue_both_ways(workdir, procs, veths):
     assert d.stop() == 0
 
 
+def test_a_stuck_guest_rx_queue_loses_only_its_own_flows(workdir, procs, veths):
+    """A guest of 2 queue pairs drains RX queue 0 and never posts a buffer
+    on queue 1, as if that queue's vCPU hung. Of the VF's frames, queue
+    0's flows all arrive, in order, byte for byte; queue 1's are dropped,
+    counted as "destination full", once it has refused for a millisecond.
+    Held instead, they kept the relay from reading the VF, and queue 0 got
+    nothing more either. Queue 1 posts buffers again: its flows arrive."""
+    vf_if, far_if = veths[0]
+    flows, rounds = 64, 3
+    d = start_daemon(workdir, procs, ["-P", "net_af_packet0,iface=%s,framecnt=2048=0" % vf_if])
+    wire = Wire(far_if)
+    guest = Frontend(sock(workdir, 0), pairs=2).start()
+    d.wait_relay(0, lambda r: r["guest_rx_queues"] == r["guest_tx_queues"] == 2 and
+                 r["vf_to_vm"]["active"], what="2 queue pairs enabled")
+    guest.offer_rx_buffers(RING - 1, pair=0)
+
+    def flow_of(f):
+        return struct.unpack("!H", f[42:44])[0]
+
+    def all_accounted(n):
+        def check(r):
+            c = r["vf_to_vm"]
+            return c["rx_pkts"] == n and c["tx_pkts"] + c["drop_full_pkts"] == n
+        return check
+
+    sent = []
+    for s in range(rounds):
+        batch = [udp_frame(f, s) for f in range(flows)]
+        wire.send(batch)
+        sent += batch
+        time.sleep(0.1)
+    r = d.wait_relay(0, all_accounted(len(sent)), timeout=10,
+                     what="every frame delivered or dropped, none held")["vf_to_vm"]
+    on_0 = guest.received(timeout=2, want=r["tx_pkts"], pair=0)
+    assert len(on_0) == r["tx_pkts"], (len(on_0), r)
+    flows_0 = {flow_of(f) for f in on_0}
+    assert 0 < len(flows_0) < flows, "the flows did not spread over both queues"
+    assert on_0 == [f for f in sent if flow_of(f) in flows_0], \
+        "queue 0's flows not relayed exactly and in order"
+    assert r["drop_full_pkts"] == len(sent) - len(on_0) > 0, r
+    assert guest.received(timeout=0, want=0, pair=1) == []
+
+    # Queue 1 is back.
+    guest.offer_rx_buffers(RING - 1, pair=1)
+    batch = [udp_frame(f, rounds) for f in range(flows)]
+    wire.send(batch)
+    d.wait_relay(0, all_accounted(len(sent) + flows), timeout=10, what="the last round")
+    on_0 = guest.received(timeout=2, want=0, pair=0)
+    on_1 = guest.received(timeout=2, want=flows - len(on_0), pair=1)
+    assert on_0 == [f for f in batch if flow_of(f) in flows_0]
+    assert on_1 == [f for f in batch if flow_of(f) not in flows_0]
+    guest.close()
+    d.wait_relay(0, vm_gone_and_pool_full, what="guest gone, every mbuf back")
+    assert d.stop() == 0
+
+
 def test_a_guest_asking_for_33_queue_pairs_is_refused_clearly(workdir, procs):
     d = start_daemon(workdir, procs, [])
     guest = Frontend(sock(workdir, 0), pairs=33).start()
