@@ -13,6 +13,8 @@
  *   vf_set_pool(port, pool, err)             a stopped VF receives into pool from now
  *   vf_detach(port)                          stop, close, remove the device (a
  *                                            bond: then its members)
+ *   vf_redials_on_start(dev)                 whether a vdev regains a lost link
+ *                                            only by a restart (a memif client)
  *   vf_source / vf_sink                      the hot-path ends of a fwd_dir
  *
  * A bond is configured, started and stopped as one port: it configures and
