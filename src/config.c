@@ -577,6 +577,20 @@ static int set_main_lcore(struct vfwd_config *c, const char *label, const char *
 	return 0;
 }
 
+static int set_vf_queues(struct vfwd_config *c, const char *label, const char *val,
+			 struct cfg_err *err)
+{
+	unsigned long v;
+
+	if (parse_dec_str(val, VFWD_MAX_VF_QUEUES, &v) < 0 || v == 0) {
+		val_err(err, label, val, "must be a number of queue pairs 1-%d, like the "
+			"queues of the guests' virtio devices", VFWD_MAX_VF_QUEUES);
+		return -1;
+	}
+	c->vf_queues = (unsigned)v;
+	return 0;
+}
+
 static int set_level(int *dst, const char *label, const char *val, struct cfg_err *err)
 {
 	unsigned long v;
@@ -1014,6 +1028,7 @@ static const struct var_def vars[] = {
 	{ "VIRTIOFWD_JUMBO", set_jumbo, 0 },
 	{ "VIRTIOFWD_MRGBUF", set_mrgbuf, 0 },
 	{ "VIRTIOFWD_TSO", set_tso, 0 },
+	{ "VIRTIOFWD_VF_QUEUES", set_vf_queues, 0 },
 	{ "VIRTIOFWD_CPU_NIC_SAME_NUMA", set_same_numa, 0 },
 	{ "VIO4WD_CORE_SCHED_SENSITIVITY", set_sensitivity, 0 },
 	{ "VIO4WD_CORE_SCHED_LOG_LEVEL", set_cs_log_level, 0 },
@@ -1100,6 +1115,7 @@ void cfg_defaults(struct vfwd_config *c)
 	c->jumbo = false;
 	c->mrgbuf = false;
 	c->tso = false;
+	c->vf_queues = 1;
 	c->same_numa = false;
 	c->core_sched_enable = false;
 	c->vfio_vf_token[0] = '\0';
@@ -1405,7 +1421,7 @@ int cfg_load_file(struct vfwd_config *c, const char *path, struct cfg_err *err)
 /* ------------------------------------------------------------------ */
 /* The command line                                                    */
 
-enum { OPT_CONFIG = 256, OPT_SERVER };
+enum { OPT_CONFIG = 256, OPT_SERVER, OPT_VF_QUEUES };
 
 static const char short_opts[] = "-:C:M:n::l:p:H:u::g::V:S:c:P:t:idJRTaZ::z::s::Y::vh";
 
@@ -1429,6 +1445,7 @@ static const struct option long_opts[] = {
 	{ "enable-jumbo", no_argument, NULL, 'J' },
 	{ "enable-mrgbuf", no_argument, NULL, 'R' },
 	{ "enable-tso", no_argument, NULL, 'T' },
+	{ "vf-queues", required_argument, NULL, OPT_VF_QUEUES },
 	{ "same-numa", no_argument, NULL, 'a' },
 	{ "zmq-port-control-ep", optional_argument, NULL, 'Z' },
 	{ "zmq-stats-ep", optional_argument, NULL, 'z' },
@@ -1599,6 +1616,9 @@ int cfg_parse_args(struct vfwd_config *c, int argc, char **argv, struct cfg_err 
 		case 'T':
 			c->tso = true;
 			break;
+		case OPT_VF_QUEUES:
+			rc = set_vf_queues(c, "--vf-queues", optarg, err);
+			break;
 		case 'a':
 			c->same_numa = true;
 			break;
@@ -1721,6 +1741,8 @@ void cfg_usage(FILE *out, const char *prog)
 "  -J, --enable-jumbo            jumbo frames (VIRTIOFWD_JUMBO, default false)\n"
 "  -R, --enable-mrgbuf           mergeable rx buffers (VIRTIOFWD_MRGBUF, default false)\n"
 "  -T, --enable-tso              TCP segmentation offload (VIRTIOFWD_TSO, default false)\n"
+"      --vf-queues=N             queue pairs of each VF, 1-32, RSS over them where the\n"
+"                                  VF has it (VIRTIOFWD_VF_QUEUES, default 1)\n"
 "  -a, --same-numa               use worker CPUs on the VF's NUMA node\n"
 "                                  (VIRTIOFWD_CPU_NIC_SAME_NUMA, default false)\n"
 "  -Z, --zmq-port-control-ep[=EP]  port control service, at EP or the default\n"

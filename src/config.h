@@ -26,6 +26,7 @@
 #define VFWD_MAX_EAL_ARGS 32
 #define VFWD_DEVARGS_MAX 512    /* a VF: PCI address or vdev devargs */
 #define VFWD_BOND_MAX_MEMBERS 16 /* devices in one bond of VFs */
+#define VFWD_MAX_VF_QUEUES 32   /* queue pairs of a VF, as of a virtio device */
 /* A bond's name: DPDK names its device "net_bonding_<name>" and ethdev
  * names hold at most 63 characters. */
 #define VFWD_BOND_NAME_MAX 48
@@ -76,6 +77,7 @@ struct vfwd_config {
 	bool jumbo;                      /* VIRTIOFWD_JUMBO, -J */
 	bool mrgbuf;                     /* VIRTIOFWD_MRGBUF, -R */
 	bool tso;                        /* VIRTIOFWD_TSO, -T */
+	unsigned vf_queues;              /* VIRTIOFWD_VF_QUEUES, --vf-queues */
 	bool same_numa;                  /* VIRTIOFWD_CPU_NIC_SAME_NUMA, -a */
 	bool core_sched_enable;          /* VIO4WD_CORE_SCHED_ENABLE */
 	/* VFIO VF token: "" = not passed to EAL, else a UUID ("0" becomes the

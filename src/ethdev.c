@@ -144,21 +144,24 @@ static int vf_probe(const char *dev, uint16_t *port_out, char *err, size_t errle
 	return 0;
 }
 
-/* The port's RX queue on pool (and its TX queue, with_tx), on the port's
- * NUMA node. */
+/* The port's RX queues on pool (and its TX queues, with_tx), on the
+ * port's NUMA node: as many as it was configured with. */
 static int queues_setup(uint16_t port, struct rte_mempool *pool, bool with_tx)
 {
 	uint16_t nb_rx = VF_RX_DESC, nb_tx = VF_TX_DESC;
 	int node = rte_eth_dev_socket_id(port);
+	struct rte_eth_dev_info info;
 	int rc;
 
 	if (node < 0)
 		node = (int)SOCKET_ID_ANY;
-	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
+	rc = rte_eth_dev_info_get(port, &info);
 	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, nb_rx, (unsigned)node, NULL, pool);
-	if (rc == 0 && with_tx)
-		rc = rte_eth_tx_queue_setup(port, 0, nb_tx, (unsigned)node, NULL);
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
+	for (uint16_t q = 0; rc == 0 && q < info.nb_rx_queues; q++)
+		rc = rte_eth_rx_queue_setup(port, q, nb_rx, (unsigned)node, NULL, pool);
+	for (uint16_t q = 0; rc == 0 && with_tx && q < info.nb_tx_queues; q++)
+		rc = rte_eth_tx_queue_setup(port, q, nb_tx, (unsigned)node, NULL);
 	return rc;
 }
 
@@ -167,19 +170,55 @@ int vf_set_pool(uint16_t port, struct rte_mempool *pool, char *err, size_t errle
 	int rc = queues_setup(port, pool, false);
 
 	if (rc != 0)
-		snprintf(err, errlen, "port %u: cannot set its RX queue on the new pool: %s", port,
-			 rte_strerror(-rc));
+		snprintf(err, errlen, "port %u: cannot set its RX queues on the new pool: %s",
+			 port, rte_strerror(-rc));
 	return rc;
 }
 
-/* Configures a probed port, a single VF or a bond alike: one RX and one TX
- * queue on the relay's pool. On failure the port is detached. */
-static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool offloads,
+uint16_t vf_queue_pairs(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+
+	return rte_eth_dev_info_get(port, &info) == 0 ? info.nb_rx_queues : 1;
+}
+
+/* The queue pairs port gets of the `wanted`, and with them, where the VF
+ * can, RSS in conf: it spreads flows over its RX queues itself, each flow
+ * on one, so that each VF queue feeds its own guest queue. */
+static uint16_t queue_pairs_conf(const char *name, const struct rte_eth_dev_info *info,
+				 uint16_t wanted, struct rte_eth_conf *conf)
+{
+	uint16_t n = RTE_MIN(wanted, RTE_MIN(info->max_rx_queues, info->max_tx_queues));
+	uint64_t rss = info->flow_type_rss_offloads &
+		       (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+
+	n = RTE_MAX(n, 1);
+	if (n < wanted)
+		VLOG_WARN("VF %s: %u queue pairs asked (VIRTIOFWD_VF_QUEUES), it has %u", name,
+			  wanted, n);
+	if (n == 1)
+		return n;
+	if (rss) {
+		conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf->rx_adv_conf.rss_conf.rss_hf = rss;
+		conf->rxmode.offloads |= info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH;
+		VLOG_INFO("VF %s: %u queue pairs, flows spread over them by RSS", name, n);
+	} else {
+		/* memif: its peer picks the ring of each frame. */
+		VLOG_INFO("VF %s: %u queue pairs, no RSS: the sender picks the queue", name, n);
+	}
+	return n;
+}
+
+/* Configures a probed port, a single VF or a bond alike: its queue pairs,
+ * RX on the relay's pool. On failure the port is detached. */
+static int vf_setup(uint16_t port, struct rte_mempool *pool, const struct vf_conf *vc,
 		    uint16_t *port_out, char *err, size_t errlen)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
 	char name[RTE_ETH_NAME_MAX_LEN];
+	uint16_t nq;
 	int rc;
 
 	rte_eth_dev_get_name_by_port(port, name);
@@ -194,7 +233,7 @@ static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool 
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	/* What the VF does of the guests' checksum and segmentation
 	 * requests; offload.c does the rest. */
-	if (offloads) {
+	if (vc->offloads) {
 		uint64_t tx = info.tx_offload_capa & OFFLOAD_VF_TX;
 
 		/* DPDK 22.11's net_tap refuses, for ever, a TSO packet whose
@@ -214,15 +253,17 @@ static int vf_setup(uint16_t port, struct rte_mempool *pool, uint16_t mtu, bool 
 	}
 	/* Jumbo frames arrive as chains of 2 KB mbufs: the pools stay the
 	 * same size whatever the MTU. */
-	if (mtu > RTE_ETHER_MTU && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
+	if (vc->mtu > RTE_ETHER_MTU && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	nq = queue_pairs_conf(name, &info, vc->queues, &conf);
+	rc = rte_eth_dev_configure(port, nq, nq, &conf);
 	if (rc != 0)
 		goto fail;
-	if (mtu) {
-		rc = rte_eth_dev_set_mtu(port, mtu);
+	if (vc->mtu) {
+		rc = rte_eth_dev_set_mtu(port, vc->mtu);
 		if (rc != 0 && rc != -ENOTSUP)
-			VLOG_WARN("VF %s: cannot set MTU %u: %s", name, mtu, rte_strerror(-rc));
+			VLOG_WARN("VF %s: cannot set MTU %u: %s", name, vc->mtu,
+				  rte_strerror(-rc));
 	}
 	rc = queues_setup(port, pool, true);
 	if (rc != 0)
@@ -269,14 +310,14 @@ static unsigned iface_now(uint16_t port)
 	return probed_iface[port].ifindex ? if_nametoindex(probed_iface[port].ifname) : 0;
 }
 
-int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu, bool offloads,
+int vf_attach(const char *dev, struct rte_mempool *pool, const struct vf_conf *vc,
 	      uint16_t *port_out, char *err, size_t errlen)
 {
 	uint16_t port;
 	int rc = vf_probe(dev, &port, err, errlen);
 
 	if (rc == 0)
-		rc = vf_setup(port, pool, mtu, offloads, port_out, err, errlen);
+		rc = vf_setup(port, pool, vc, port_out, err, errlen);
 	if (rc == 0)
 		remember_iface(*port_out, dev);
 	return rc;
@@ -310,8 +351,8 @@ static void bond_remove(int bond, const uint16_t *members, unsigned n)
  * members without link interrupts (DPDK's default polls every 10 ms). */
 #define BOND_LINK_POLL_MS 100
 
-int vf_attach_bond(const struct vf_bond *b, struct rte_mempool *pool, uint16_t mtu,
-		   bool offloads, uint16_t *port_out, char *err, size_t errlen)
+int vf_attach_bond(const struct vf_bond *b, struct rte_mempool *pool, const struct vf_conf *vc,
+		   uint16_t *port_out, char *err, size_t errlen)
 {
 	uint16_t members[VFWD_BOND_MAX_MEMBERS], port;
 	char name[RTE_ETH_NAME_MAX_LEN];
@@ -360,7 +401,7 @@ int vf_attach_bond(const struct vf_bond *b, struct rte_mempool *pool, uint16_t m
 		snprintf(err, errlen, "bond %s: cannot set link monitoring", b->name);
 		goto fail;
 	}
-	return vf_setup((uint16_t)bond, pool, mtu, offloads, port_out, err, errlen);
+	return vf_setup((uint16_t)bond, pool, vc, port_out, err, errlen);
 fail:
 	bond_remove(bond, members, n);
 	return rc;
@@ -449,9 +490,12 @@ uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint1
 	return rte_eth_rx_burst(d->p.port_id, d->p.src_queues[qi], pkts, max);
 }
 
-uint16_t vf_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+uint16_t vf_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n)
 {
-	/* No retry loop: what a full TX ring refuses, the worker holds and
-	 * offers again on its next poll, serving other directions meanwhile. */
+	/* Every guest TX queue goes out on the one VF TX queue of the
+	 * direction (relay.c). No retry loop: what a full TX ring refuses,
+	 * the worker holds and offers again on its next poll, serving other
+	 * directions meanwhile. */
+	RTE_SET_USED(qi);
 	return rte_eth_tx_burst(d->p.port_id, d->p.dst_queues[0], pkts, n);
 }

@@ -2,15 +2,13 @@
  * to vfio-pci) or any DPDK vdev devargs string (net_memif, net_af_packet,
  * net_tap, ...), probed at run time with rte_dev_probe.
  *
- *   vf_attach(dev, pool, mtu, offloads, &port, err)
- *                                            probe + configure (not started);
- *                                            offloads: enable the TX offloads
- *                                            of OFFLOAD_VF_TX the VF has
- *   vf_attach_bond(bond, pool, mtu, offloads, &port, err)
+ *   vf_attach(dev, pool, conf, &port, err)  probe + configure (not started)
+ *   vf_attach_bond(bond, pool, conf, &port, err)
  *                                            probe the members, bond them in a
  *                                            DPDK bonding device, configure that
  *   vf_start(port) / vf_stop(port)          the VF runs only while its VM is there
  *   vf_set_pool(port, pool, err)             a stopped VF receives into pool from now
+ *   vf_queue_pairs(port)                     the queue pairs it was given
  *   vf_detach(port)                          stop, close, remove the device (a
  *                                            bond: then its members)
  *   vf_redials_on_start(dev)                 whether a vdev regains a lost link
@@ -42,10 +40,21 @@ struct vf_bond {
 	const char *const *members;
 };
 
-int vf_attach(const char *dev, struct rte_mempool *pool, uint16_t mtu, bool offloads,
+/* How a VF is set up. */
+struct vf_conf {
+	uint16_t mtu;                    /* 0: leave the VF's own */
+	bool offloads;                   /* enable the TX offloads of OFFLOAD_VF_TX
+					  * the VF has */
+	/* Queue pairs wanted; the VF gets as many as it has, up to this, with
+	 * RSS spreading flows over its RX queues where it does RSS. */
+	uint16_t queues;
+};
+
+int vf_attach(const char *dev, struct rte_mempool *pool, const struct vf_conf *conf,
 	      uint16_t *port_out, char *err, size_t errlen);
-int vf_attach_bond(const struct vf_bond *bond, struct rte_mempool *pool, uint16_t mtu,
-		   bool offloads, uint16_t *port_out, char *err, size_t errlen);
+int vf_attach_bond(const struct vf_bond *bond, struct rte_mempool *pool,
+		   const struct vf_conf *conf, uint16_t *port_out, char *err, size_t errlen);
+uint16_t vf_queue_pairs(uint16_t port);
 /* The TX offloads enabled on port. */
 uint64_t vf_tx_offloads(uint16_t port);
 int vf_start(uint16_t port, char *err, size_t errlen);
@@ -76,6 +85,6 @@ bool vf_redials_on_start(const char *dev);
 int vf_numa_node(const char *dev);
 
 uint16_t vf_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max);
-uint16_t vf_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+uint16_t vf_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n);
 
 #endif

@@ -129,12 +129,13 @@ static int segment(struct fwd_dir *d, struct rte_mbuf *m)
 	return 0;
 }
 
-uint16_t offload_vf_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+uint16_t offload_vf_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint64_t vf_tx = d->p.vf_tx_offloads;
 	uint16_t taken = 0;
 	int rc;
 
+	RTE_SET_USED(qi);              /* one VF TX queue: see vf_sink */
 	if (unlikely(d->nb_staged > 0) && !send_staged(d))
 		return 0;
 	while (taken < n) {

@@ -25,6 +25,6 @@
 #define OFFLOAD_VF_TX (RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_TCP_CKSUM | \
 		       RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
 
-uint16_t offload_vf_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+uint16_t offload_vf_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n);
 
 #endif

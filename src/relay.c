@@ -34,6 +34,7 @@ struct relay {
 	bool vf_hold;                    /* kept stopped for a restart */
 	uint64_t vf_down_since;          /* TSC when its link was last seen down */
 	uint16_t port;
+	uint16_t vf_queues;              /* queue pairs, vf_queue_pairs() */
 	char vf_dev[VFWD_DEVARGS_MAX];
 	/* VM side */
 	bool sock_registered;
@@ -236,6 +237,13 @@ static uint16_t vf_mtu(void)
 	return config->jumbo ? relay_mtu() : 0;
 }
 
+/* How every VF is set up. */
+static struct vf_conf vf_conf(void)
+{
+	return (struct vf_conf){ .mtu = vf_mtu(), .offloads = config->tso,
+				 .queues = (uint16_t)config->vf_queues };
+}
+
 /* The longest frame a relay carries: its MTU's worth of payload behind an
  * Ethernet header and up to two VLAN tags (QinQ). */
 static uint32_t relay_max_frame(void)
@@ -271,13 +279,20 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 		if (!vf_running)
 			return false;
 		p->source = vf_source;
-		p->nb_src_queues = 1;
-		p->src_queues[0] = 0;
+		p->nb_src_queues = r->vf_queues;
+		for (uint16_t q = 0; q < r->vf_queues; q++)
+			p->src_queues[q] = q;
 		p->nb_dst_queues = r->vm_ready ?
 			enabled_queues(r->vq_enabled, false, p->dst_queues) : 0;
+		fwd_map_queues(p);
 		if (p->nb_dst_queues > 0) {
+			/* A VF queue spreading over several guest queues
+			 * reads enough for a burst to each. */
+			uint16_t spread = (uint16_t)((p->nb_dst_queues + r->vf_queues - 1) /
+						     r->vf_queues);
+
 			p->sink = vm_sink;
-			p->burst = RTE_MIN(FWD_BURST * p->nb_dst_queues, FWD_BURST_MAX);
+			p->burst = RTE_MIN(FWD_BURST * spread, FWD_BURST_MAX);
 			p->check_guest_fit =
 				!(r->vm_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) &&
 				!(r->vm_features & (1ULL << VIRTIO_F_RING_PACKED));
@@ -306,8 +321,15 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 		p->sink = config->tso ? offload_vf_sink : vf_sink;
 		p->tso = config->tso;
 		p->vf_tx_offloads = config->tso ? vf_tx_offloads(r->port) : 0;
+		/* One VF TX queue for all the guest's TX queues, as each
+		 * PMD thread of OVS has its own: the relay and whoever
+		 * drains the VF then work one ring's cache lines, in full
+		 * bursts, rather than a quarter burst on each of four
+		 * (docs/performance.md). A VF with several queue pairs has
+		 * them for its RX side, and PMDs like net_tap want pairs. */
 		p->nb_dst_queues = 1;
 		p->dst_queues[0] = 0;
+		fwd_map_queues(p);
 	} else {
 		p->sink = fwd_sink_none;
 		p->drop_cause = FWD_DROP_UNCONNECTED;
@@ -553,6 +575,7 @@ static int bond_show(const struct vf_bond *b, char *out, size_t len)
 static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char *err,
 		  size_t errlen)
 {
+	struct vf_conf vc = vf_conf();
 	char shown[VFWD_DEVARGS_MAX];
 	struct relay *r;
 	int rc = 0;
@@ -578,10 +601,11 @@ static int add_vf(unsigned id, const char *dev, const struct vf_bond *bond, char
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = bond ? vf_attach_bond(bond, r->pool, vf_mtu(), config->tso, &r->port, err, errlen) :
-		    vf_attach(dev, r->pool, vf_mtu(), config->tso, &r->port, err, errlen);
+	rc = bond ? vf_attach_bond(bond, r->pool, &vc, &r->port, err, errlen) :
+		    vf_attach(dev, r->pool, &vc, &r->port, err, errlen);
 	if (rc != 0)
 		goto out;
+	r->vf_queues = vf_queue_pairs(r->port);
 	snprintf(r->vf_dev, sizeof(r->vf_dev), "%s", bond ? shown : dev);
 	/* A bond is a software stand-in when all its members are. */
 	if (bond) {
@@ -874,17 +898,19 @@ void relay_vm_vring(int vid, uint16_t vq, bool enable)
  * to the old one and attach the same devargs again, pool and relay kept. */
 static void reprobe_vf(unsigned id, struct relay *r)
 {
+	struct vf_conf vc = vf_conf();
 	char err[256];
 
 	VLOG_NOTICE("relay %u: VF %s: its interface was made anew; attaching it again", id,
 		    r->vf_dev);
 	detach_vf(id, r);
-	if (vf_attach(r->vf_dev, r->pool, vf_mtu(), config->tso, &r->port, err, sizeof(err)) != 0) {
+	if (vf_attach(r->vf_dev, r->pool, &vc, &r->port, err, sizeof(err)) != 0) {
 		VLOG_ERR("relay %u: %s; the relay has no VF now: add it again", id, err);
 		forget_vf(r);
 		return;
 	}
 	r->vf_attached = true;
+	r->vf_queues = vf_queue_pairs(r->port);
 	r->vf_down_since = 0;
 	VLOG_INFO("relay %u: VF %s attached again as port %u", id, r->vf_dev, r->port);
 	relay_apply(id, r);
@@ -1046,6 +1072,7 @@ int relay_get_info(unsigned id, struct relay_info *out)
 		out->held[d] = __atomic_load_n(&r->dir[d].nb_held, __ATOMIC_RELAXED);
 	}
 	out->vf_rx_missed = r->vf_attached ? vf_rx_missed(r->port) : 0;
+	out->vf_queues = r->vf_attached ? r->vf_queues : 0;
 	if (r->pool) {
 		out->pool_size = pool_size(r->pool);
 		out->pool_in_use = relay_mbufs_out(r);

@@ -37,6 +37,7 @@ struct relay_info {
 	int vid;
 	int numa_node;                 /* of the relay's buffers */
 	unsigned guest_rx_queues, guest_tx_queues;   /* enabled */
+	unsigned vf_queues;            /* queue pairs of the VF, 0 without one */
 	int cpu[VFWD_NB_DIRS];         /* lcore serving each direction (not placed
 					 * yet: its pin), -1 none */
 	struct dir_counters counters[VFWD_NB_DIRS];

@@ -94,6 +94,7 @@ static int cmd_relay(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_int(d, "numa_node", info.numa_node);
 	rte_tel_data_add_dict_u64(d, "guest_rx_queues", info.guest_rx_queues);
 	rte_tel_data_add_dict_u64(d, "guest_tx_queues", info.guest_tx_queues);
+	rte_tel_data_add_dict_u64(d, "vf_queues", info.vf_queues);
 	rte_tel_data_add_dict_u64(d, "pool_size", info.pool_size);
 	rte_tel_data_add_dict_u64(d, "pool_in_use", info.pool_in_use);
 	rte_tel_data_add_dict_u64(d, "vf_rx_missed", info.vf_rx_missed);

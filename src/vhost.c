@@ -282,15 +282,15 @@ static uint32_t flow_hash(const struct rte_mbuf *m)
  * frame that was taken goes back to the pool and its mbuf soon comes
  * round again as another frame. Only split rings tell their posted
  * buffers (rte_vhost_avail_entries). */
-static void check_fit(struct fwd_dir *d, uint16_t vq, const struct rte_mbuf *refused,
-		      const struct rte_mbuf *suspect)
+static void check_fit(struct fwd_dir *d, struct fwd_hold *h, uint16_t vq,
+		      const struct rte_mbuf *refused, const struct rte_mbuf *suspect)
 {
 	if (rte_vhost_avail_entries(d->p.vid, vq) == 0)
 		return;
 	if (refused == suspect)
 		d->unplaceable = true;
 	else
-		d->refused_with_room = refused;
+		h->refused_with_room = refused;
 }
 
 /* Offers pkts[0..n) to guest RX queue vq, a burst per call (rte_vhost
@@ -340,19 +340,21 @@ static void drop_for_stuck_queue(struct fwd_dir *d, struct rte_mbuf **pkts, uint
 	rte_pktmbuf_free_bulk(pkts, n);
 }
 
-uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+uint16_t vm_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct rte_mbuf *by_queue[FWD_BURST_MAX], *refused[FWD_BURST_MAX];
 	uint16_t queue_of[FWD_BURST_MAX];
 	uint16_t first[FWD_MAX_QUEUES + 1] = { 0 }, next[FWD_MAX_QUEUES];
-	uint16_t nq = d->p.nb_dst_queues, sent = 0, nb_refused = 0;
-	const struct rte_mbuf *suspect = d->refused_with_room;
+	uint16_t base = d->p.dst_first[qi], nq = d->p.dst_count[qi];
+	uint16_t sent = 0, nb_refused = 0;
+	struct fwd_hold *h = &d->held[qi];
+	const struct rte_mbuf *suspect = h->refused_with_room;
 
-	d->refused_with_room = NULL;
+	h->refused_with_room = NULL;
 	if (nq == 1) {
-		sent = enqueue(d->p.vid, d->p.dst_queues[0], pkts, n);
+		sent = enqueue(d->p.vid, d->p.dst_queues[base], pkts, n);
 		if (unlikely(sent < n) && d->p.check_guest_fit)
-			check_fit(d, d->p.dst_queues[0], pkts[sent], suspect);
+			check_fit(d, h, d->p.dst_queues[base], pkts[sent], suspect);
 		return sent;
 	}
 	/* Grouped by queue, each group in arrival order (a counting sort),
@@ -373,24 +375,25 @@ uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
 	for (uint16_t q = 0; q < nq; q++) {
 		struct rte_mbuf **group = by_queue + first[q];
 		uint16_t count = first[q + 1] - first[q], k;
+		uint16_t dq = (uint16_t)(base + q * d->p.nb_src_queues);
 
 		if (count == 0)
 			continue;
-		k = enqueue(d->p.vid, d->p.dst_queues[q], group, count);
+		k = enqueue(d->p.vid, d->p.dst_queues[dq], group, count);
 		sent += k;
 		if (k == count) {
-			if (unlikely(d->dst_full_since[q]))
-				d->dst_full_since[q] = 0;
+			if (unlikely(d->dst_full_since[dq]))
+				d->dst_full_since[dq] = 0;
 			continue;
 		}
-		if (stuck(d, q)) {
+		if (stuck(d, dq)) {
 			drop_for_stuck_queue(d, group + k, count - k);
 			sent += count - k;
 			continue;
 		}
 		if (nb_refused == 0 && d->p.check_guest_fit)
 			/* The first packet refused is the one offered first next time. */
-			check_fit(d, d->p.dst_queues[q], group[k], suspect);
+			check_fit(d, h, d->p.dst_queues[dq], group[k], suspect);
 		for (uint16_t j = k; j < count; j++)
 			refused[nb_refused++] = group[j];
 	}

@@ -36,6 +36,6 @@ int vhost_add_socket(const char *path, char *err, size_t errlen);
 void vhost_remove_socket(const char *path);
 
 uint16_t vm_source(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t max);
-uint16_t vm_sink(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+uint16_t vm_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n);
 
 #endif

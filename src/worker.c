@@ -192,53 +192,77 @@ static uint16_t drop_oversize(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_
 	return kept;
 }
 
-uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n)
+uint16_t fwd_sink_none(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n)
 {
 	RTE_SET_USED(d);
+	RTE_SET_USED(qi);
 	RTE_SET_USED(pkts);
 	RTE_SET_USED(n);
 	return 0;
 }
 
-static void set_held(struct fwd_dir *d, uint16_t n, uint64_t bytes)
+static void set_held(struct fwd_dir *d, struct fwd_hold *h, uint16_t n, uint64_t bytes)
 {
-	__atomic_store_n(&d->nb_held, n, __ATOMIC_RELAXED);
-	d->held_bytes = bytes;
+	__atomic_store_n(&d->nb_held, (uint16_t)(d->nb_held - h->n + n), __ATOMIC_RELAXED);
+	h->n = n;
+	h->bytes = bytes;
+}
+
+/* Frees what h holds, counted as dropped because its destination was full. */
+static void drop_hold(struct fwd_dir *d, struct fwd_hold *h)
+{
+	count_drop(d, FWD_DROP_FULL, h->n, h->bytes);
+	rte_pktmbuf_free_bulk(h->pkts, h->n);
+	set_held(d, h, 0, 0);
+	/* A sink's verdict on a packet freed here would otherwise fall on
+	 * whichever packet its mbuf carries next. */
+	h->refused_with_room = NULL;
+}
+
+void fwd_map_queues(struct fwd_params *p)
+{
+	uint16_t ns = p->nb_src_queues, nd = p->nb_dst_queues;
+
+	for (uint16_t i = 0; i < ns && nd > 0; i++) {
+		p->dst_first[i] = (uint8_t)(i % nd);
+		p->dst_count[i] = ns >= nd ? 1 : (uint8_t)((nd - i + ns - 1) / ns);
+	}
 }
 
 void fwd_set_params(struct fwd_dir *d, const struct fwd_params *p)
 {
+	for (uint16_t qi = p->nb_src_queues; qi < FWD_MAX_QUEUES; qi++)
+		if (d->held[qi].n > 0)
+			drop_hold(d, &d->held[qi]);
 	d->p = *p;
 	memset(d->dst_full_since, 0, sizeof(d->dst_full_since));
 }
 
 void fwd_drop_held(struct fwd_dir *d)
 {
-	count_drop(d, FWD_DROP_FULL, d->nb_held, d->held_bytes);
-	rte_pktmbuf_free_bulk(d->held, d->nb_held);
-	set_held(d, 0, 0);
+	for (uint16_t qi = 0; qi < FWD_MAX_QUEUES; qi++)
+		drop_hold(d, &d->held[qi]);
 	/* Parts of packets already counted as sent. */
 	rte_pktmbuf_free_bulk(d->staged, d->nb_staged);
 	d->nb_staged = 0;
-	/* A sink's verdict on a packet freed here would otherwise fall on
-	 * whichever packet its mbuf carries next. */
 	d->unplaceable = false;
-	d->refused_with_room = NULL;
 }
 
-/* Offers what d holds to its sink; true when nothing is left held. */
-static bool send_held(struct fwd_dir *d)
+/* Offers what source queue qi holds to the sink; true when nothing is
+ * left held. */
+static bool send_held(struct fwd_dir *d, uint16_t qi)
 {
-	uint16_t n = d->nb_held;
-	uint16_t sent = d->p.sink(d, d->held, n);
+	struct fwd_hold *h = &d->held[qi];
+	uint16_t n = h->n;
+	uint16_t sent = d->p.sink(d, qi, h->pkts, n);
 	uint16_t left = (uint16_t)(n - sent);
-	/* held[sent..n) are still ours: their bytes can be read. A sink that
+	/* pkts[sent..n) are still ours: their bytes can be read. A sink that
 	 * took nothing (the usual case while holding) leaves the sum as it was. */
 	uint32_t longest;
-	uint64_t left_bytes = sent == 0 ? d->held_bytes :
-			      left ? sum_bytes(d->held + sent, left, &longest) : 0;
+	uint64_t left_bytes = sent == 0 ? h->bytes :
+			      left ? sum_bytes(h->pkts + sent, left, &longest) : 0;
 	uint16_t delivered = sent;
-	uint64_t delivered_bytes = d->held_bytes - left_bytes;
+	uint64_t delivered_bytes = h->bytes - left_bytes;
 
 	if (unlikely(d->sink_dropped)) {
 		count_drop(d, FWD_DROP_FULL, d->sink_dropped, d->sink_dropped_bytes);
@@ -250,53 +274,54 @@ static bool send_held(struct fwd_dir *d)
 	STATS_ADD(d->counters.tx_pkts, delivered);
 	STATS_ADD(d->counters.tx_bytes, delivered_bytes);
 	if (left == 0) {
-		set_held(d, 0, 0);
+		set_held(d, h, 0, 0);
 		return true;
 	}
 	if (d->p.drop_cause == FWD_DROP_UNCONNECTED) {
 		count_drop(d, FWD_DROP_UNCONNECTED, left, left_bytes);
-		rte_pktmbuf_free_bulk(d->held + sent, left);
-		set_held(d, 0, 0);
+		rte_pktmbuf_free_bulk(h->pkts + sent, left);
+		set_held(d, h, 0, 0);
 		return true;
 	}
 	if (unlikely(d->unplaceable)) {
 		d->unplaceable = false;
-		left_bytes -= drop_one_oversize(d, d->held[sent]);
+		left_bytes -= drop_one_oversize(d, h->pkts[sent]);
 		sent++;
 		left--;
 		if (left == 0) {
-			set_held(d, 0, 0);
+			set_held(d, h, 0, 0);
 			return true;
 		}
 	}
 	if (sent > 0)
-		memmove(d->held, d->held + sent, left * sizeof(d->held[0]));
-	set_held(d, left, left_bytes);
+		memmove(h->pkts, h->pkts + sent, left * sizeof(h->pkts[0]));
+	set_held(d, h, left, left_bytes);
 	return false;
 }
 
 void fwd_poll(struct fwd_dir *d)
 {
-	if (unlikely(d->nb_held > 0) && !send_held(d))
-		return;
 	for (uint16_t qi = 0; qi < d->p.nb_src_queues; qi++) {
-		uint16_t n = d->p.source(d, qi, d->held, d->p.burst);
+		struct fwd_hold *h = &d->held[qi];
 		uint32_t longest;
 		uint64_t bytes;
+		uint16_t n;
 
+		if (unlikely(h->n > 0) && !send_held(d, qi))
+			continue;
+		n = d->p.source(d, qi, h->pkts, d->p.burst);
 		if (n == 0)
 			continue;
-		bytes = sum_bytes(d->held, n, &longest);
+		bytes = sum_bytes(h->pkts, n, &longest);
 		STATS_ADD(d->counters.rx_pkts, n);
 		STATS_ADD(d->counters.rx_bytes, bytes);
 		if (unlikely(longest > d->p.max_frame)) {
-			n = drop_oversize(d, d->held, n, &bytes);
+			n = drop_oversize(d, h->pkts, n, &bytes);
 			if (n == 0)
 				continue;
 		}
-		set_held(d, n, bytes);
-		if (!send_held(d))
-			return;
+		set_held(d, h, n, bytes);
+		send_held(d, qi);
 	}
 }
 

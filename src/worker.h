@@ -40,20 +40,25 @@ struct rte_mempool;
 struct fwd_dir;
 
 /* A source yields packets from its queue index qi; a sink takes ownership
- * of the first k of n packets and returns k. What a full destination does
- * not take is held and offered first on the next poll, and the source is
- * not read while anything is held: backpressure, so that overload drops
- * happen where the traffic comes from (the NIC's RX ring, the guest's TX
- * queue), counted there, and a destination that does not drain costs its
- * worker nothing. What a destination that is not there does not take,
- * the caller counts as dropped (drop_cause) and frees.
- * One exception: a sink with several destination queues may drop, among
- * the k it takes, the packets for a queue stuck full while another queue
- * takes (vm_sink); it frees them and says how many in sink_dropped, and
- * the caller counts them as dropped because their destination was full. */
+ * of the first k of n packets from source queue qi and returns k, sending
+ * them to the destination queues qi feeds (fwd_params.dst_first/count).
+ * What a full destination does not take is held, per source queue, and
+ * offered first on the next poll; that source queue is not read while it
+ * holds anything: backpressure, so that overload drops happen where the
+ * traffic comes from (the NIC's RX ring, the guest's TX queue), counted
+ * there, and a destination that does not drain costs its worker nothing.
+ * A hold per source queue keeps one full destination queue from stalling
+ * the source queues that feed others. What a destination that is not
+ * there does not take, the caller counts as dropped (drop_cause) and frees.
+ * One exception: a sink with several destination queues for one source
+ * queue may drop, among the k it takes, the packets for a queue stuck
+ * full while another queue takes (vm_sink); it frees them and says how
+ * many in sink_dropped, and the caller counts them as dropped because
+ * their destination was full. */
 typedef uint16_t (*fwd_source_fn)(struct fwd_dir *d, uint16_t qi,
 				  struct rte_mbuf **pkts, uint16_t max);
-typedef uint16_t (*fwd_sink_fn)(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+typedef uint16_t (*fwd_sink_fn)(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts,
+				uint16_t n);
 
 enum fwd_drop_cause { FWD_DROP_FULL, FWD_DROP_UNCONNECTED, FWD_DROP_OVERSIZE };
 
@@ -75,6 +80,10 @@ struct fwd_params {
 	uint16_t nb_dst_queues;             /* queues the sink may use */
 	uint16_t src_queues[FWD_MAX_QUEUES];
 	uint16_t dst_queues[FWD_MAX_QUEUES];
+	/* Source queue qi feeds dst_count[qi] destination queues:
+	 * dst_queues[dst_first[qi] + k * nb_src_queues] (fwd_map_queues). */
+	uint8_t dst_first[FWD_MAX_QUEUES];
+	uint8_t dst_count[FWD_MAX_QUEUES];
 	uint16_t port_id;                   /* the VF ethdev */
 	int vid;                            /* the vhost device */
 	struct rte_mempool *pool;           /* for vhost dequeue */
@@ -82,16 +91,13 @@ struct fwd_params {
 
 struct fwd_dir {
 	struct dir_counters counters;       /* written by the polling worker only */
-	/* Taken from the source, refused by a full destination, in order:
-	 * written by the polling worker only, like the counters. */
-	uint16_t nb_held;                   /* read by others with an atomic load */
-	uint64_t held_bytes;
-	struct rte_mbuf *held[FWD_BURST_MAX];
+	/* Packets held over all source queues: written by the polling
+	 * worker, read by others with an atomic load. */
+	uint16_t nb_held;
 	/* A sink that knows the first packet it refused can never be taken
 	 * sets unplaceable; fwd_poll drops that packet, counted oversize.
-	 * refused_with_room is vm_sink's evidence. Polling worker only. */
+	 * Polling worker only. */
 	bool unplaceable;
-	const struct rte_mbuf *refused_with_room;
 	/* Dropped by the sink in its last call (see fwd_sink_fn); polling
 	 * worker only, cleared by the caller once counted. */
 	uint16_t sink_dropped;
@@ -104,6 +110,15 @@ struct fwd_dir {
 	/* A sink's own packets, sent before anything it takes (offload.h). */
 	uint16_t nb_staged;
 	struct rte_mbuf *staged[FWD_STAGE_MAX];
+	/* By source queue: taken, refused by a full destination, in order.
+	 * Polling worker only, like the counters. refused_with_room is
+	 * vm_sink's evidence of a frame the guest can never take. */
+	struct fwd_hold {
+		uint16_t n;
+		uint64_t bytes;
+		const struct rte_mbuf *refused_with_room;
+		struct rte_mbuf *pkts[FWD_BURST_MAX];
+	} held[FWD_MAX_QUEUES];
 } __rte_cache_aligned;
 
 struct worker_info {
@@ -125,14 +140,22 @@ void worker_stop_all(void);
 void worker_get_info(unsigned w, struct worker_info *out);
 
 /* The sink of a direction whose destination is not there: takes nothing. */
-uint16_t fwd_sink_none(struct fwd_dir *d, struct rte_mbuf **pkts, uint16_t n);
+uint16_t fwd_sink_none(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_t n);
 
 /* Polls one direction once: the whole forwarding step, both directions. */
 void fwd_poll(struct fwd_dir *d);
 
+/* Sets p's dst_first/count from its queue counts. With as many source
+ * queues as destinations or more, source queue i feeds destination
+ * i mod nb_dst_queues alone, so that a VF queue keeps to one guest
+ * queue; with fewer, destinations i, i + nb_src_queues,
+ * i + 2 nb_src_queues..., over which the sink spreads by flow. */
+void fwd_map_queues(struct fwd_params *p);
+
 /* Sets what d polls and where it sends, and forgets what its sink knew of
- * the old destination queues. Only for a direction on no published poll
- * list. */
+ * the old destination queues. What source queues d no longer polls hold
+ * is dropped, counted as "destination full". Only for a direction on no
+ * published poll list. */
 void fwd_set_params(struct fwd_dir *d, const struct fwd_params *p);
 
 /* Frees what d holds, counted as dropped because its destination was full,

@@ -19,23 +19,31 @@ from vhost_front import RING, Frontend
 N = 4000
 
 
-@pytest.mark.parametrize("queues", [4, 8])
-def test_multiqueue_every_queue_carries_traffic_flows_in_order(workdir, procs, queues):
-    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
-                         "-P", memif_vf(workdir) + "=0"])
+def relay_memif_both_ways(workdir, procs, vf_queues, guest_queues):
+    """N frames each way of 32 flows between a memif VF of vf_queues queue
+    pairs (--vf-queues when above 1; the sender puts flow f on ring
+    f % vf_queues) and a virtio_user guest of guest_queues (flow f on TX
+    queue f % guest_queues), every one checked to arrive once, in order,
+    byte for byte. Returns the guest's and the VF peer's reports, the VM
+    gone and every mbuf back."""
+    vf_opt = ["--vf-queues", str(vf_queues)] if vf_queues > 1 else []
+    d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir] + vf_opt +
+               ["-P", memif_vf(workdir) + "=0"])
     procs.append(d)
     go = os.path.join(workdir, "go")
     common = ["--tx", N, "--expect", N, "--flows", 32, "--sizes", "64,700,1400",
               "--pps", 5000, "--start-file", go, "--wait-link"]
-    vf = Peer(workdir, [memif_peer(workdir)], common + ["--tag", 1, "--expect-tag", 2])
+    vf = Peer(workdir, [memif_peer(workdir)],
+              common + ["--tag", 1, "--expect-tag", 2, "--queues", vf_queues])
     procs.append(vf)
     vm = Peer(workdir, ["net_virtio_user0,path=%s/virtio-forwarder0.sock,queues=%d,cq=1,"
-                        "queue_size=1024" % (workdir, queues)],
-              common + ["--tag", 2, "--expect-tag", 1, "--queues", queues])
+                        "queue_size=1024" % (workdir, guest_queues)],
+              common + ["--tag", 2, "--expect-tag", 1, "--queues", guest_queues])
     procs.append(vm)
-    r = d.wait_relay(0, lambda r: r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"]
-                     and r["guest_rx_queues"] == queues and r["guest_tx_queues"] == queues,
-                     what="%d queue pairs enabled" % queues)
+    d.wait_relay(0, lambda r: r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"]
+                 and r["guest_rx_queues"] == r["guest_tx_queues"] == guest_queues,
+                 what="%d queue pairs enabled" % guest_queues)
+    assert d.relay(0)["vf_queues"] == vf_queues
     open(go, "w").close()
     vm_port, vf_port = vm.report()["ports"][0], vf.report()["ports"][0]
     r = d.relay(0)
@@ -43,12 +51,102 @@ def test_multiqueue_every_queue_carries_traffic_flows_in_order(workdir, procs, q
         ok = (p["rx_ok"] == N and p["lost"] == 0 and p["reordered_or_dup"] == 0
               and p["rx_corrupt"] == 0)
         assert ok, "%s\n%s" % (json.dumps(p), json.dumps(r))
+    assert r["vm_to_vf"]["tx_pkts"] == N and r["vf_to_vm"]["tx_pkts"] == N
+    vm.stop()
+    d.wait_relay(0, vm_gone_and_pool_full, what="guest gone, every mbuf back")
+    assert d.stop() == 0
+    return vm_port, vf_port
+
+
+@pytest.mark.parametrize("queues", [4, 8])
+def test_multiqueue_every_queue_carries_traffic_flows_in_order(workdir, procs, queues):
+    vm_port, _ = relay_memif_both_ways(workdir, procs, 1, queues)
     # Every guest RX queue got a share of the 32 flows.
     assert all(n > 0 for n in vm_port["rx_per_queue"]), vm_port["rx_per_queue"]
     assert len(vm_port["rx_per_queue"]) == queues
-    assert r["vm_to_vf"]["tx_pkts"] == N and r["vf_to_vm"]["tx_pkts"] == N
-    vm.stop()
-    d.wait_relay(0, lambda r: not r["vm_connected"] and r["pool_in_use"] == 0)
+
+
+@pytest.mark.parametrize("vf_queues,guest_queues", [(4, 4), (4, 2), (2, 4)])
+def test_vf_queues_keep_each_flow_on_its_queue_pair(workdir, procs, vf_queues, guest_queues):
+    """--vf-queues: the VF gets that many queue pairs, each kept to guest
+    queues of its own (memif has no RSS: its sender picks the ring):
+    - VF ring i feeds guest RX queue i mod guest_queues alone; with fewer
+      VF queues than the guest's, ring i spreads over guest queues i,
+      i + vf_queues... by flow;
+    - every guest TX queue goes out on VF ring 0, one ring in full bursts."""
+    vm_port, vf_port = relay_memif_both_ways(workdir, procs, vf_queues, guest_queues)
+    ctx = "%s\n%s" % (json.dumps(vm_port), json.dumps(vf_port))
+    if vf_queues >= guest_queues:
+        # Flow f left on ring f % vf_queues: guest queue f % guest_queues.
+        assert vm_port["rx_off_queue"] == 0, ctx
+        assert vm_port["rx_per_queue"] == [N // guest_queues] * guest_queues, ctx
+    else:
+        # Ring i's frames spread over guest queues i, i + vf_queues...
+        assert all(n > 0 for n in vm_port["rx_per_queue"]), ctx
+        assert all(sum(vm_port["rx_per_queue"][i::vf_queues]) == N // vf_queues
+                   for i in range(vf_queues)), ctx
+    assert vf_port["rx_per_queue"] == [N] + [0] * (vf_queues - 1), ctx
+
+
+def test_a_vf_with_fewer_queues_than_asked_gets_all_it_has(workdir, procs, veths):
+    """af_packet has as many queue pairs as its qpairs=: asked for 4, a VF
+    of 2 gets 2, says so, and relays both ways."""
+    vf_if, far_if = veths[0]
+    d = start_daemon(workdir, procs, ["--vf-queues", "4", "-P",
+                                      "net_af_packet0,iface=%s,qpairs=2=0" % vf_if])
+    d.wait_log("4 queue pairs asked (VIRTIOFWD_VF_QUEUES), it has 2")
+    wire = Wire(far_if)
+    guest = Frontend(sock(workdir, 0), pairs=1).start()
+    d.wait_relay(0, lambda r: r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"],
+                 what="both directions active")
+    assert d.relay(0)["vf_queues"] == 2
+    guest.offer_rx_buffers(RING - 1)
+    there = [frame(i, 60 + i, 0) for i in range(8)]
+    guest.transmit(there)
+    assert sorted(wire.receive(len(there))) == sorted(there)
+    back = [udp_frame(f, 0) for f in range(16)]
+    wire.send(back)
+    got = guest.received(timeout=5, want=len(back))
+    assert sorted(got) == sorted(back), "%d of %d frames" % (len(got), len(back))
+    guest.close()
+    d.wait_relay(0, vm_gone_and_pool_full, what="guest gone, every mbuf back")
+    assert d.stop() == 0
+
+
+def test_a_full_guest_rx_queue_holds_back_only_its_own_vf_queue(workdir, procs, veths):
+    """--vf-queues 2 on an af_packet VF of 2 queue pairs (the kernel spreads
+    flows over its sockets by hash, as a NIC's RSS would): VF queue i feeds
+    guest RX queue i alone. The guest drains queue 0 and posts nothing on
+    queue 1. Queue 0's flows arrive, in order; queue 1's are held, not
+    dropped, on the VF's side, where they wait without stalling queue 0.
+    Queue 1 posts buffers: its flows arrive, every one, in order."""
+    flows = 64
+    d, wire, guest, sent = guest_with_rx_queue_1_stuck(workdir, procs, veths, 2, flows, 3)
+    d.wait_relay(0, lambda r: r["vf_to_vm"]["held_pkts"] > 0, what="queue 1's frames held")
+    # Queue 0's frames do not wait for queue 1's: they arrive meanwhile.
+    on_0, quiet_since = [], time.time()
+    while time.time() - quiet_since < 0.5:
+        new = guest.received(timeout=0, want=0, pair=0)
+        if new:
+            on_0, quiet_since = on_0 + new, time.time()
+        time.sleep(0.05)
+    flows_0 = {flow_of(f) for f in on_0}
+    assert 0 < len(flows_0) < flows, "the flows did not spread over both queues"
+    assert on_0 == [f for f in sent if flow_of(f) in flows_0], \
+        "queue 0's flows not relayed exactly and in order"
+    r = d.relay(0)["vf_to_vm"]
+    assert r["drop_full_pkts"] == 0 and r["tx_pkts"] == len(on_0), r
+    assert guest.received(timeout=0, want=0, pair=1) == []
+
+    guest.offer_rx_buffers(RING - 1, pair=1)
+    rest = [f for f in sent if flow_of(f) not in flows_0]
+    on_1 = guest.received(timeout=5, want=len(rest), pair=1)
+    assert on_1 == rest, "queue 1's flows not all relayed, in order, once it drained " \
+        "(%d of %d)" % (len(on_1), len(rest))
+    r = d.relay(0)["vf_to_vm"]
+    assert r["tx_pkts"] == len(sent) and r["drop_full_pkts"] == 0, r
+    guest.close()
+    d.wait_relay(0, vm_gone_and_pool_full, what="guest gone, every mbuf back")
     assert d.stop() == 0
 
 
@@ -60,6 +158,35 @@ def udp_frame(flow, seq):
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
                      bytes([10, 1, 0, 1]), bytes([10, 2, 0, 1]))
     return bytes.fromhex("020000000002" "020000000001" "0800") + ip + udp
+
+
+def flow_of(f):
+    """The flow of a udp_frame."""
+    return struct.unpack("!H", f[42:44])[0]
+
+
+def guest_with_rx_queue_1_stuck(workdir, procs, veths, vf_queues, flows, rounds):
+    """A relay on an af_packet VF of vf_queues queue pairs (--vf-queues) and
+    a guest of 2 queue pairs that drains RX queue 0 and never posts a
+    buffer on queue 1, as if that queue's vCPU hung; `rounds` rounds of one
+    frame per flow sent from the wire. Returns the daemon, wire, guest and
+    the frames sent."""
+    vf_if, far_if = veths[0]
+    d = start_daemon(workdir, procs, [
+        "--vf-queues", str(vf_queues), "-P",
+        "net_af_packet0,iface=%s,qpairs=%d,framecnt=2048=0" % (vf_if, vf_queues)])
+    wire = Wire(far_if)
+    guest = Frontend(sock(workdir, 0), pairs=2).start()
+    d.wait_relay(0, lambda r: r["guest_rx_queues"] == r["guest_tx_queues"] == 2 and
+                 r["vf_to_vm"]["active"], what="2 queue pairs enabled")
+    guest.offer_rx_buffers(RING - 1, pair=0)
+    sent = []
+    for s in range(rounds):
+        batch = [udp_frame(f, s) for f in range(flows)]
+        wire.send(batch)
+        sent += batch
+        time.sleep(0.1)
+    return d, wire, guest, sent
 
 
 def test_32_queue_pairs_every_queue_both_ways(workdir, procs, veths):
@@ -120,17 +247,9 @@ def test_a_stuck_guest_rx_queue_loses_only_its_own_flows(workdir, procs, veths):
     counted as "destination full", once it has refused for a millisecond.
     Held instead, they kept the relay from reading the VF, and queue 0 got
     nothing more either. Queue 1 posts buffers again: its flows arrive."""
-    vf_if, far_if = veths[0]
     flows, rounds = 64, 3
-    d = start_daemon(workdir, procs, ["-P", "net_af_packet0,iface=%s,framecnt=2048=0" % vf_if])
-    wire = Wire(far_if)
-    guest = Frontend(sock(workdir, 0), pairs=2).start()
-    d.wait_relay(0, lambda r: r["guest_rx_queues"] == r["guest_tx_queues"] == 2 and
-                 r["vf_to_vm"]["active"], what="2 queue pairs enabled")
-    guest.offer_rx_buffers(RING - 1, pair=0)
-
-    def flow_of(f):
-        return struct.unpack("!H", f[42:44])[0]
+    d, wire, guest, sent = guest_with_rx_queue_1_stuck(workdir, procs, veths, 1, flows,
+                                                       rounds)
 
     def all_accounted(n):
         def check(r):
@@ -138,12 +257,6 @@ def test_a_stuck_guest_rx_queue_loses_only_its_own_flows(workdir, procs, veths):
             return c["rx_pkts"] == n and c["tx_pkts"] + c["drop_full_pkts"] == n
         return check
 
-    sent = []
-    for s in range(rounds):
-        batch = [udp_frame(f, s) for f in range(flows)]
-        wire.send(batch)
-        sent += batch
-        time.sleep(0.1)
     r = d.wait_relay(0, all_accounted(len(sent)), timeout=10,
                      what="every frame delivered or dropped, none held")["vf_to_vm"]
     on_0 = guest.received(timeout=2, want=r["tx_pkts"], pair=0)

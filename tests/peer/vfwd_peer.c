@@ -166,6 +166,10 @@ struct port_ctx {
 	uint64_t rx_other_port;
 	uint64_t lost, reordered_or_dup, echoed;
 	uint64_t rx_per_queue[MAX_QUEUES];
+	/* Exact frames of flow f received on a queue other than f % queues,
+	 * the one the sender put them on: a relay that keeps each queue to
+	 * its counterpart shows none. */
+	uint64_t rx_off_queue;
 	uint16_t rx_next_q;
 	uint64_t first_rx_ns, last_rx_ns;   /* 0 = nothing received */
 	/* Indexed by the sender's port byte, each lazily a MAX_FLOWS array:
@@ -508,7 +512,7 @@ static struct flow_state *flow_state_of(struct port_ctx *pc,
 }
 
 /* Counts one received frame and runs the in-order check. */
-static void account_rx(struct port_ctx *pc, const struct rte_mbuf *m)
+static void account_rx(struct port_ctx *pc, uint16_t queue, const struct rte_mbuf *m)
 {
 	struct pkt_id id;
 	struct flow_state *fs;
@@ -537,6 +541,8 @@ static void account_rx(struct port_ctx *pc, const struct rte_mbuf *m)
 
 	if (id.port != (uint8_t)(pc - ports))
 		pc->rx_other_port++;
+	if (id.flow % opt.queues != queue)
+		pc->rx_off_queue++;
 	pc->rx_ok++;
 	pc->rx_bytes_ok += id.len;
 	if (id.seq == fs->next_seq) {
@@ -595,7 +601,7 @@ static uint16_t poll_rx(struct port_ctx *pc, uint64_t now)
 		return n;
 	}
 	for (i = 0; i < n; i++) {
-		account_rx(pc, bufs[i]);
+		account_rx(pc, pc->rx_next_q, bufs[i]);
 		rte_pktmbuf_free(bufs[i]);
 	}
 	return n;
@@ -950,10 +956,11 @@ static char *build_report(uint64_t t0, uint64_t t_end, bool timed_out)
 			",\"rx_bytes_ok\":%" PRIu64 ",\"rx_corrupt\":%" PRIu64
 			",\"rx_foreign\":%" PRIu64 ",\"lost\":%" PRIu64
 			",\"reordered_or_dup\":%" PRIu64 ",\"echoed\":%" PRIu64
-			",\"rx_other_port\":%" PRIu64 ",",
+			",\"rx_other_port\":%" PRIu64 ",\"rx_off_queue\":%" PRIu64 ",",
 			pc->tx, pc->tx_bytes, pc->rx_total, pc->rx_ok,
 			pc->rx_bytes_ok, pc->rx_corrupt, pc->rx_foreign,
-			pc->lost, pc->reordered_or_dup, pc->echoed, pc->rx_other_port);
+			pc->lost, pc->reordered_or_dup, pc->echoed, pc->rx_other_port,
+			pc->rx_off_queue);
 		fputs("\"rx_per_queue\":[", f);
 		for (uint16_t q = 0; q < opt.queues; q++)
 			fprintf(f, "%s%" PRIu64, q ? "," : "", pc->rx_per_queue[q]);

@@ -486,6 +486,9 @@ static const struct var_case var_cases[] = {
 	{ "VIRTIOFWD_JUMBO", "on", "jumbo", "must be true or false" },
 	{ "VIRTIOFWD_MRGBUF", "Y", "yy", "must be true or false" },
 	{ "VIRTIOFWD_TSO", "1", "10", "must be true or false" },
+	{ "VIRTIOFWD_VF_QUEUES", "4", "0", "1-32" },
+	{ "VIRTIOFWD_VF_QUEUES", "32", "33", "1-32" },
+	{ "VIRTIOFWD_VF_QUEUES", "2", "four", "1-32" },
 	{ "VIRTIOFWD_CPU_NIC_SAME_NUMA", "off", "of", "must be true or false" },
 	{ "VIO4WD_CORE_SCHED_SENSITIVITY", "0.5", "abc", "number" },
 	{ "VIO4WD_CORE_SCHED_SENSITIVITY", "0", "-0.1", "number" },
@@ -568,6 +571,9 @@ static void test_var_values_applied(void **state)
 	assert_true(c.mrgbuf);
 	assert_int_equal(set(&c, "VIRTIOFWD_TSO", "true", &err), 0);
 	assert_true(c.tso);
+	assert_int_equal(c.vf_queues, 1);
+	assert_int_equal(set(&c, "VIRTIOFWD_VF_QUEUES", "4", &err), 0);
+	assert_int_equal(c.vf_queues, 4);
 	assert_int_equal(set(&c, "VIRTIOFWD_CPU_NIC_SAME_NUMA", "true", &err), 0);
 	assert_true(c.same_numa);
 	assert_int_equal(set(&c, "VIO4WD_CORE_SCHED_SENSITIVITY", "0.5", &err), 0);
@@ -1569,7 +1575,8 @@ static void test_usage(void **state)
 		"--add-pci-vf", "VIRTIOFWD_STATIC_VFS", "--vfio-vf-token", "VIRTIOFWD_VFIO_VF_TOKEN",
 		"--vhostuser-client", "VIRTIOFWD_VHOST_CLIENT", "--server", "--dynamic-sockets",
 		"VIRTIOFWD_DYNAMIC_SOCKETS", "--enable-jumbo", "VIRTIOFWD_JUMBO", "--enable-mrgbuf",
-		"VIRTIOFWD_MRGBUF", "--enable-tso", "VIRTIOFWD_TSO", "--same-numa",
+		"VIRTIOFWD_MRGBUF", "--enable-tso", "VIRTIOFWD_TSO", "--vf-queues", "VIRTIOFWD_VF_QUEUES",
+		"--same-numa",
 		"VIRTIOFWD_CPU_NIC_SAME_NUMA", "--zmq-port-control-ep", "VIRTIOFWD_ZMQ_PORT_CONTROL_EP",
 		"--zmq-stats-ep", "VIRTIOFWD_ZMQ_STATS_EP", "--zmq-core-sched-ep",
 		"VIRTIOFWD_ZMQ_CORE_SCHED_EP", "VIO4WD_CORE_SCHED_ENABLE", "--zmq-config-ep",
