@@ -26,8 +26,8 @@ Figures:
   as it is: its memif refuses --max-pkt-len above 1518 but takes and
   sends chains of any length; the generator's mbufs hold a frame whole,
   the relays' are 2 KB: a frame is a chain in either relay) and 64-byte
-  frames over 4 queue pairs (ours: one VF queue, spread over the guest's
-  queues by flow; testpmd: 4 queues on both ports, stream i to queue i);
+  frames over 4 queue pairs (both relays: 4 queues on both ports, queue i
+  to queue i; ours with --vf-queues 4);
 - the relay's busy cycles per relayed packet (ours: its telemetry;
   testpmd: --record-core-cycles; both count only polls that moved
   packets) and its busy share of the core. A relay with a busy share well
@@ -237,7 +237,9 @@ class Ours:
 
     def __init__(self, case, work, n_relays=1, wrap=()):
         args = ["-C", "1", "-M", "0", "--server", "-V", work, "-l", "5"] + \
-            (["-J"] if case["jumbo"] else []) + os.environ.get("VFWD_BENCH_ARGS", "").split()
+            (["-J"] if case["jumbo"] else []) + \
+            (["--vf-queues", str(case["vf_queues"])] if case["vf_queues"] > 1 else []) + \
+            os.environ.get("VFWD_BENCH_ARGS", "").split()
         for i in range(n_relays):
             args += ["-P", "%s=%d" % (memif(work, i, "relay"), i)]
         self.d = harness.Daemon(work, args, timeout=120, eal=RELAY_EAL, binary=self.binary,
@@ -430,9 +432,9 @@ def mpps(run, direction):
 
 
 # What a session sets up: frame sizes measured, the guest's queue pairs,
-# jumbo frames, the guest's net_virtio_user options. testpmd's memif has
-# as many queues as its vhost port (it gives every port the same number),
-# and the generator's memif as many as the relay's.
+# jumbo frames, the guest's net_virtio_user options. Each relay's memif
+# has as many queues as the guest (testpmd gives every port the same
+# number; ours is told with --vf-queues), and so has the generator's.
 def case(sizes, queues=1, jumbo=False, guest=GUEST):
     return {"sizes": sizes, "queues": queues, "jumbo": jumbo, "guest": guest}
 
@@ -448,7 +450,7 @@ class Session:
 
     def __init__(self, kind, setup=STANDARD, n_relays=1, wrap=()):
         self.kind, self.n, self.wrap = kind, n_relays, wrap
-        self.case = dict(setup, vf_queues=setup["queues"] if kind is Testpmd else 1)
+        self.case = dict(setup, vf_queues=setup["queues"])
         self.work = os.path.join(WORK, kind.name + ("-%d" % n_relays if n_relays > 1 else ""))
 
     def __enter__(self):
