@@ -287,12 +287,10 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 		fwd_map_queues(p);
 		if (p->nb_dst_queues > 0) {
 			/* A VF queue spreading over several guest queues
-			 * reads enough for a burst to each. */
-			uint16_t spread = (uint16_t)((p->nb_dst_queues + r->vf_queues - 1) /
-						     r->vf_queues);
-
+			 * reads enough for a burst to each; queue 0 feeds
+			 * the most (fwd_map_queues). */
 			p->sink = vm_sink;
-			p->burst = RTE_MIN(FWD_BURST * spread, FWD_BURST_MAX);
+			p->burst = RTE_MIN(FWD_BURST * p->dst_count[0], FWD_BURST_MAX);
 			p->check_guest_fit =
 				!(r->vm_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) &&
 				!(r->vm_features & (1ULL << VIRTIO_F_RING_PACKED));
