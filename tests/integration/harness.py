@@ -37,7 +37,9 @@ def cleanup_prefix(prefix):
 
 
 class Process:
-    """A child process whose output goes to a log file."""
+    """A child process whose output goes to a log file. started_text: the
+    log line that says its ports are started (see open_gate)."""
+    started_text = None
 
     def __init__(self, argv, log_path, env=None):
         self.argv = argv
@@ -92,6 +94,17 @@ class Process:
         if self.alive():
             self.proc.kill()
         self.proc.wait()
+
+
+def open_gate(go, *peers, timeout=60):
+    """Creates the start file go once every peer has started its ports.
+    A virtio_user guest's port start flushes what its vhost backend already
+    wrote to the RX ring, and the relay sees that ring from the guest's
+    configure step on: frames sent before the start would be lost there,
+    not in the relay."""
+    for p in peers:
+        p.wait_log(p.started_text, timeout)
+    open(go, "w").close()
 
 
 class Telemetry:
@@ -227,6 +240,7 @@ class Daemon(Process):
 class Peer(Process):
     """The traffic peer: sends numbered frames and checks every byte of
     what it receives. Its JSON report comes at exit."""
+    started_text = "vfwd-peer: ports started"
 
     def __init__(self, workdir, vdevs, opts, lcore="0", prefix=None, eal=()):
         self.prefix = prefix or unique("peer")
@@ -254,12 +268,14 @@ def start_testpmd(workdir, vdevs, fwd_args, prefix=None):
     """Debian's dpdk-testpmd as a peer: two lcores mapped on CPU 0 (the
     daemon's worker polls CPU 1)."""
     prefix = prefix or unique("pmd")
-    argv = ["dpdk-testpmd", "--lcores=0@0,1@0", "--file-prefix=" + prefix, "--no-pci",
+    # Line-buffered, so that its log says when its ports have started.
+    argv = ["stdbuf", "-oL", "dpdk-testpmd", "--lcores=0@0,1@0", "--file-prefix=" + prefix, "--no-pci",
             "--single-file-segments", "--huge-dir=" + HUGE_DIR]
     argv += ["--vdev=" + v for v in vdevs]
     argv += ["--"] + list(fwd_args)
     p = Process(argv, os.path.join(workdir, "testpmd-%s.log" % prefix))
     p.prefix = prefix
+    p.started_text = "start packet forwarding"  # with --auto-start
     return p
 
 

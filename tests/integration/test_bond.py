@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from harness import Peer
+from harness import Peer, open_gate
 from test_control import (assert_clean, both_active, port, ok, refused, sock, start_daemon,
                           vm_vdev)
 
@@ -21,25 +21,17 @@ def exchange(workdir, procs, d, far_end, n=3000, pps=3000, min_ok=None):
     """n numbered frames each way between a VM-side peer and a VF-side
     peer on the veth end far_end, every one checked: all must arrive, or
     with min_ok at least that many, none corrupt, none out of order."""
-    go_vm, go_vf = (os.path.join(workdir, "go-%s-%d" % (s, time.monotonic_ns()))
-                    for s in ("vm", "vf"))
+    go = os.path.join(workdir, "go-%d" % time.monotonic_ns())
     opts = ["--tx", n, "--expect", n, "--flows", 4, "--pps", pps, "--sizes", SIZES,
             "--wait-link", "--idle-timeout", 5000, "--timeout", 60]
     vf = Peer(workdir, ["net_af_packet0,iface=%s" % far_end],
-              opts + ["--tag", 1, "--expect-tag", 2, "--start-file", go_vf])
+              opts + ["--tag", 1, "--expect-tag", 2, "--start-file", go])
     procs.append(vf)
     vm = Peer(workdir, [vm_vdev(workdir, 0)],
-              opts + ["--tag", 2, "--expect-tag", 1, "--start-file", go_vm])
+              opts + ["--tag", 2, "--expect-tag", 1, "--start-file", go])
     procs.append(vm)
     d.wait_relay(0, both_active, what="both directions active")
-    # The VM peer's start still toggles its queues after the relay first
-    # sees them, and the member's link is up already: frames for the VM
-    # would find no RX ring. It sends only once started, so its first
-    # frames at the relay open the gate of the VF side.
-    base = d.relay(0)["vm_to_vf"]["rx_pkts"]
-    open(go_vm, "w").close()
-    d.wait_relay(0, lambda r: r["vm_to_vf"]["rx_pkts"] > base, what="the VM sending")
-    open(go_vf, "w").close()
+    open_gate(go, vf, vm)
     for rep in (vf.report(), vm.report()):
         if min_ok is None:
             assert_clean(rep, n)

@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from harness import BUILD, Daemon, Peer, Telemetry, cleanup_prefix, memif_peer, memif_vf
+from harness import (BUILD, Daemon, Peer, Telemetry, cleanup_prefix, memif_peer, memif_vf,
+                     open_gate)
 
 RAW = os.path.join(BUILD, "vfwd-zmq-raw")
 TOOLS = {t: os.path.join(BUILD, "virtioforwarder_" + t)
@@ -177,7 +178,7 @@ def flowing(workdir, procs, d, rid, n, pps, min_tx):
     go = os.path.join(workdir, "go-%d-%d" % (rid, time.monotonic_ns()))
     vf, vm = traffic(workdir, procs, rid, n, pps, go)
     d.wait_relay(rid, both_active, what="both directions active")
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     d.wait_relay(rid, lambda r: r["vf_to_vm"]["tx_pkts"] > min_tx,
                  what="traffic on relay %d" % rid)
     return vf, vm
@@ -197,7 +198,7 @@ def round_trip(workdir, procs, d, rid, n=3000, pps=5000):
     go = os.path.join(workdir, "go-%d-%d" % (rid, time.monotonic_ns()))
     vf, vm = traffic(workdir, procs, rid, n, pps, go)
     d.wait_relay(rid, both_active, what="both directions active")
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     assert_clean(vf.report(), n)
     assert_clean(vm.report(), n)
     # Many rounds must not fill the hugepages with the peers' files.

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from harness import Daemon, Peer
+from harness import Daemon, Peer, open_gate
 
 N = 1500
 SIZES = "64,1518,9000,4000"
@@ -31,7 +31,7 @@ def test_jumbo_frames_both_ways(workdir, procs):
                         % workdir], common + ["--tag", 2, "--expect-tag", 1])
     procs.append(vm)
     d.wait_relay(0, lambda r: r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"])
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     r = None
     for rep in (vf.report(), vm.report()):
         p = rep["ports"][0]
@@ -71,7 +71,7 @@ def test_oversize_frames_are_dropped_counted_and_stall_nothing(workdir, procs, l
                         "--seg-size", 1024])
     procs.append(vm)
     d.wait_relay(0, lambda r: r["vf_to_vm"]["active"] and r["vm_to_vf"]["active"])
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     vf_port, vm_port = vf.report()["ports"][0], vm.report()["ports"][0]
     r = d.relay(0)
     why = "%s\n%s\n%s" % (json.dumps(vf_port), json.dumps(vm_port), json.dumps(r))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import Daemon, Peer, memif_peer, memif_vf
+from harness import Daemon, Peer, memif_peer, memif_vf, open_gate
 from test_control import sock, start_daemon
 from test_hostile_guest import Wire, frame
 from test_relay import vm_gone_and_pool_full
@@ -44,7 +44,7 @@ def relay_memif_both_ways(workdir, procs, vf_queues, guest_queues):
                  and r["guest_rx_queues"] == r["guest_tx_queues"] == guest_queues,
                  what="%d queue pairs enabled" % guest_queues)
     assert d.relay(0)["vf_queues"] == vf_queues
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     vm_port, vf_port = vm.report()["ports"][0], vf.report()["ports"][0]
     r = d.relay(0)
     for p in (vm_port, vf_port):

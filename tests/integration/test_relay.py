@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import REPO, DAEMON, Daemon, Peer, memif_peer, memif_vf, start_testpmd, unique
+from harness import REPO, DAEMON, Daemon, Peer, memif_peer, memif_vf, open_gate, start_testpmd, unique
 
 sys.path.insert(0, os.path.join(REPO, "bench"))
 import bench  # noqa: E402  (vfwd-gen's driver: it floods faster than vfwd-peer)
@@ -70,7 +70,7 @@ def run_round(workdir, procs, d, rid=0, vm_server=False, base=None, vf_peer=None
     vm = Peer(workdir, [vm_vdev(workdir, rid, server=vm_server)], traffic_opts(2, 1, go))
     procs.append(vm)
     d.wait_relay(rid, both_active, what="both directions active")
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     vf_rep, vm_rep = vf.report(), vm.report()
     assert_clean(vf_rep, N, d, rid)
     assert_clean(vm_rep, N, d, rid)
@@ -122,7 +122,7 @@ def test_a_stalled_receiver_holds_traffic_back_instead_of_dropping_it(workdir, p
     vm = Peer(workdir, [vm_vdev(workdir, queue_size=256)], traffic_opts(2, 1, go, n, extra))
     procs.extend([vf, vm])
     d.wait_relay(0, both_active, what="both directions active")
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     for stalled, direction in ((vm, "vf_to_vm"), (vf, "vm_to_vf")):
         d.wait_relay(0, lambda r: r[direction]["tx_pkts"] > 1000, what="traffic")
         stalled.signal(signal.SIGSTOP)
@@ -187,7 +187,7 @@ def test_client_mode_both_ways(workdir, procs):
                          "-P", memif_vf(workdir) + "=0"])
     procs.append(d)
     d.wait_relay(0, both_active, what="both directions active")
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     vf_rep, vm_rep = vf.report(), vm.report()
     assert_clean(vf_rep, N, d)
     assert_clean(vm_rep, N, d)
@@ -213,7 +213,7 @@ def test_client_mode_daemon_restart_while_vm_runs(workdir, procs, how):
     d1 = Daemon(workdir, args)
     procs.append(d1)
     d1.wait_relay(0, both_active)
-    open(go, "w").close()
+    open_gate(go, vm, vf)
     d1.wait_relay(0, lambda r: r["vm_to_vf"]["tx_pkts"] > 1000, what="traffic")
     if how == "killed":
         d1.kill()
@@ -249,7 +249,7 @@ def test_testpmd_as_vm_reflects_through_relay(workdir, procs):
                    "--total-num-mbufs=8192"])
     procs.append(pmd)
     d.wait_relay(0, both_active, timeout=30)
-    open(go, "w").close()
+    open_gate(go, vf, pmd)
     p = vf.report()["ports"][0]
     r = d.relay(0)
     # testpmd shares a core with the peer: when descheduled its ring can
@@ -312,7 +312,7 @@ def test_vf_interface_deleted_under_traffic_then_back(workdir, procs, veths):
     vm1 = Peer(workdir, [vm_vdev(workdir, 1)], traffic_opts(2, 1, go, n1, ["--pps", 2000]))
     procs += [vf1, vm1]
     d.wait_relay(1, both_active, what="relay 1 up")
-    open(go, "w").close()
+    open_gate(go, vf1, vm1)
     long_opts = ["--tx", 1000000, "--pps", 2000, "--run-until-signal", "--wait-link"]
     far = Peer(workdir, ["net_af_packet0,iface=" + far_if], long_opts + ["--tag", 3])
     vm0 = Peer(workdir, [vm_vdev(workdir, 0)], long_opts + ["--tag", 4])
@@ -444,7 +444,7 @@ def test_64_relays_at_once_each_carrying_traffic(workdir, procs):
     procs.append(vm)
     for i in range(n):
         d.wait_relay(i, both_active, timeout=60, what="relay %d active" % i)
-    open(go, "w").close()
+    open_gate(go, vf, vm)
     reports = {"vm_to_vf": vf.report(180), "vf_to_vm": vm.report(180)}
     # Two peers serving 64 ports each share a core with each other: a
     # guest ring fills while its peer is descheduled, and virtio_user

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-from harness import BUILD, Daemon, Peer, Process, memif_peer, memif_vf
+from harness import BUILD, Daemon, Peer, Process, memif_peer, memif_vf, open_gate
 from test_control import assert_clean, both_active, eps, ok, pb, port, vm_vdev
 from test_control import traffic as relay_traffic
 
@@ -87,7 +87,7 @@ def traffic(workdir, procs, d, rates, seconds):
         counts.append(n)
     for rid in range(len(rates)):
         d.wait_relay(rid, both_active, what="both directions active")
-    open(go, "w").close()
+    open_gate(go, *(p for p, _ in peers))
     return peers, counts
 
 
@@ -216,7 +216,7 @@ def test_a_new_relay_goes_to_the_least_busy_worker_not_the_one_with_fewest_relay
              for rid, n, pps in ((0, 1000, 100), (1, 1000, 100), (2, busy_frames, busy_pps))]
     for rid in range(3):
         d.wait_relay(rid, both_active, what="both directions active")
-    open(go, "w").close()
+    open_gate(go, *(p for pair in flows for p in pair))
     # The daemon samples worker loads once a second: wait for two samples
     # of relay 2 busy.
     d.wait_relay(2, lambda r: r["vf_to_vm"]["tx_pkts"] > 2 * busy_pps, what="traffic on relay 2")
@@ -231,7 +231,7 @@ def test_a_new_relay_goes_to_the_least_busy_worker_not_the_one_with_fewest_relay
     assert {dname: d.relay(3)[dname]["cpu"] for dname in DIRS.values()} == \
         {"vf_to_vm": 2, "vm_to_vf": 2}, \
         "\n".join(l for l in d.log().splitlines() if "placed on lcore" in l)
-    open(go3, "w").close()
+    open_gate(go3, vf3, vm3)
     assert_clean(vf3.report(), 1000)
     assert_clean(vm3.report(), 1000)
     for (vf, vm), n in zip(flows, (1000, 1000, busy_frames)):

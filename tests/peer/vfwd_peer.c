@@ -46,6 +46,10 @@
  *  - net_virtio_user: link up only means the vhost-user socket is
  *    connected, not that the backend is forwarding; gate the first packets
  *    on --start-file (or accept early loss), not on --wait-link alone.
+ *  - net_virtio_user: the vhost backend is told the rings at configure
+ *    time, and rte_eth_dev_start then posts RX buffers and *flushes* any
+ *    frame already written to them. Open --start-file for the other
+ *    side's sender only after this peer printed "ports started".
  *
  * Exit status: 0 when stopped by SIGINT/SIGTERM or when every check passed;
  * 1 when a check failed (fewer than --expect exact packets, or corrupt,
@@ -1128,6 +1132,11 @@ int main(int argc, char **argv)
 	nb_desc = create_pool();
 	for (i = 0; i < nb_ports; i++)
 		setup_port(&ports[i], nb_desc);
+	/* Whoever opens --start-file waits for this line: net_virtio_user's
+	 * start flushes frames a backend already wrote to its RX ring, and
+	 * a vhost backend sees the ring as soon as the port is configured. */
+	printf("vfwd-peer: ports started\n");
+	fflush(stdout);
 
 	t0 = now_ns();
 	timed_out = run(t0);
