@@ -157,13 +157,12 @@ def vm_vdev(workdir, rid, n=0):
     return "net_virtio_user%d,path=%s,queue_size=4096" % (n, sock(workdir, rid))
 
 
-def traffic(workdir, procs, rid, n, pps, go=None):
+def traffic(workdir, procs, rid, n, pps, go):
     """Peers on both sides of relay rid sending n frames each way at pps
-    once go exists (at once without go), checking every one."""
+    once go exists (open_gate), checking every one."""
     opts = ["--tx", n, "--expect", n, "--flows", 4, "--pps", pps, "--wait-link",
-            "--sizes", "64,512,1518,60,1000", "--idle-timeout", 20000, "--timeout", 120]
-    if go:
-        opts += ["--start-file", go]
+            "--sizes", "64,512,1518,60,1000", "--idle-timeout", 20000, "--timeout", 120,
+            "--start-file", go]
     vf = Peer(workdir, [memif_peer(workdir, rid)], opts + ["--tag", 1, "--expect-tag", 2])
     procs.append(vf)
     vm = Peer(workdir, [vm_vdev(workdir, rid, rid)], opts + ["--tag", 2, "--expect-tag", 1])
