@@ -291,9 +291,11 @@ static bool wanted_params(const struct relay *r, int d, struct fwd_params *p)
 			 * the most (fwd_map_queues). */
 			p->sink = vm_sink;
 			p->burst = RTE_MIN(FWD_BURST * p->dst_count[0], FWD_BURST_MAX);
-			p->check_guest_fit =
-				!(r->vm_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) &&
-				!(r->vm_features & (1ULL << VIRTIO_F_RING_PACKED));
+			p->guest_fit =
+				r->vm_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF) ?
+				GUEST_FIT_UNCHECKED :
+				r->vm_features & (1ULL << VIRTIO_F_RING_PACKED) ?
+				GUEST_FIT_PACKED : GUEST_FIT_SPLIT;
 		} else {
 			/* A VM with no RX queue enabled (its driver starting, or
 			 * toggling its queues) is a full destination: hold back.

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
 
 #include <rte_cycles.h>
 #include <rte_ether.h>
@@ -272,6 +273,36 @@ static uint32_t flow_hash(const struct rte_mbuf *m)
 	return h * 0x9e3779b1u;      /* mixes every input bit into the high ones */
 }
 
+/* Whether the guest has a buffer posted on packed ring vq: the next
+ * descriptor rte_vhost would take is available in the current lap
+ * (virtio 1.1, 2.7.1: its AVAIL flag equals the driver's wrap counter and
+ * its USED flag does not). rte_vhost_avail_entries reads split rings only;
+ * rte_vhost_get_vring_base gives the packed position with its wrap
+ * counter in bit 15. Read by the worker that enqueues on vq, as
+ * rte_vhost_enqueue_burst reads it. */
+static bool packed_buffer_posted(int vid, uint16_t vq)
+{
+	struct rte_vhost_vring ring;
+	uint16_t avail, used, flags;
+	bool lap;
+
+	if (rte_vhost_get_vhost_vring(vid, vq, &ring) != 0 || ring.size == 0 ||
+	    ring.desc_packed == NULL || rte_vhost_get_vring_base(vid, vq, &avail, &used) != 0)
+		return false;
+	lap = avail >> 15;
+	flags = __atomic_load_n(&ring.desc_packed[(avail & 0x7fff) % ring.size].flags,
+				__ATOMIC_ACQUIRE);
+	return lap == !!(flags & (1u << VRING_PACKED_DESC_F_AVAIL)) &&
+	       lap != !!(flags & (1u << VRING_PACKED_DESC_F_USED));
+}
+
+static bool guest_buffer_posted(int vid, uint16_t vq, enum guest_fit_check ring)
+{
+	if (ring == GUEST_FIT_PACKED)
+		return packed_buffer_posted(vid, vq);
+	return rte_vhost_avail_entries(vid, vq) != 0;
+}
+
 /* Without mergeable RX buffers a frame must fit in one of the guest's
  * buffers, and a frame bigger than they are is refused every time: held,
  * it would stall its direction for good. A frame refused while the guest
@@ -280,12 +311,11 @@ static uint32_t flow_hash(const struct rte_mbuf *m)
  * call ran, after the enqueue found its ring empty. suspect is what the
  * previous call refused with room; any other outcome forgets it, since a
  * frame that was taken goes back to the pool and its mbuf soon comes
- * round again as another frame. Only split rings tell their posted
- * buffers (rte_vhost_avail_entries). */
+ * round again as another frame. */
 static void check_fit(struct fwd_dir *d, struct fwd_hold *h, uint16_t vq,
 		      const struct rte_mbuf *refused, const struct rte_mbuf *suspect)
 {
-	if (rte_vhost_avail_entries(d->p.vid, vq) == 0)
+	if (!guest_buffer_posted(d->p.vid, vq, d->p.guest_fit))
 		return;
 	if (refused == suspect)
 		d->unplaceable = true;
@@ -353,7 +383,7 @@ uint16_t vm_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_
 	h->refused_with_room = NULL;
 	if (nq == 1) {
 		sent = enqueue(d->p.vid, d->p.dst_queues[base], pkts, n);
-		if (unlikely(sent < n) && d->p.check_guest_fit)
+		if (unlikely(sent < n) && d->p.guest_fit != GUEST_FIT_UNCHECKED)
 			check_fit(d, h, d->p.dst_queues[base], pkts[sent], suspect);
 		return sent;
 	}
@@ -391,7 +421,7 @@ uint16_t vm_sink(struct fwd_dir *d, uint16_t qi, struct rte_mbuf **pkts, uint16_
 			sent += count - k;
 			continue;
 		}
-		if (nb_refused == 0 && d->p.check_guest_fit)
+		if (nb_refused == 0 && d->p.guest_fit != GUEST_FIT_UNCHECKED)
 			/* The first packet refused is the one offered first next time. */
 			check_fit(d, h, d->p.dst_queues[dq], group[k], suspect);
 		for (uint16_t j = k; j < count; j++)

@@ -62,6 +62,10 @@ typedef uint16_t (*fwd_sink_fn)(struct fwd_dir *d, uint16_t qi, struct rte_mbuf 
 
 enum fwd_drop_cause { FWD_DROP_FULL, FWD_DROP_UNCONNECTED, FWD_DROP_OVERSIZE };
 
+/* Whether, and in which ring layout, vm_sink looks for a posted buffer
+ * when the guest refuses a frame (see check_fit in vhost.c). */
+enum guest_fit_check { GUEST_FIT_UNCHECKED, GUEST_FIT_SPLIT, GUEST_FIT_PACKED };
+
 /* What a direction polls and where it sends: set by the control plane only
  * while the direction is on no published poll list. */
 struct fwd_params {
@@ -72,9 +76,9 @@ struct fwd_params {
 	bool tso;                           /* but for TCP_SEG ones under -T */
 	uint64_t vf_tx_offloads;            /* enabled on the VF (offload.h) */
 	/* The guest's RX buffers are all of one size (no mergeable RX
-	 * buffers) and its ring is split: vm_sink can tell a frame too big
-	 * for them from a full ring. */
-	bool check_guest_fit;
+	 * buffers): vm_sink can tell a frame too big for them from a full
+	 * ring, reading the ring as laid out. */
+	enum guest_fit_check guest_fit;
 	uint16_t burst;                     /* packets a poll takes from a queue */
 	uint16_t nb_src_queues;             /* queues the source polls */
 	uint16_t nb_dst_queues;             /* queues the sink may use */

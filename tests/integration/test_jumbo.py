@@ -44,16 +44,18 @@ def test_jumbo_frames_both_ways(workdir, procs):
     assert d.stop() == 0
 
 
-@pytest.mark.parametrize("limit", ["mtu", "guest_buffers"])
+@pytest.mark.parametrize("limit", ["mtu", "guest_buffers", "guest_buffers_packed_ring"])
 def test_oversize_frames_are_dropped_counted_and_stall_nothing(workdir, procs, limit):
     """Every third frame is 3000 bytes (the first: a gap the receiver sees). Without -J that is over the relay's
     MTU: dropped both ways before the destination sees it. With -J but no
     mergeable RX buffers (-R), the guest's 2 KB buffers cannot hold it: the
     guest refuses it every time, and holding it would stall VF->VM for good;
-    it is dropped instead, and VM->VF carries it. Either way the frames
-    around it arrive intact and in order, and the drops are counted as
-    oversize, nothing else."""
-    jumbo = limit == "guest_buffers"
+    it is dropped instead, and VM->VF carries it. The relay tells such a
+    frame from a full ring by a buffer being posted, which a packed ring
+    says in its descriptors' flags and a split ring in its avail index:
+    both are tested. Either way the frames around it arrive intact and in
+    order, and the drops are counted as oversize, nothing else."""
+    jumbo = limit.startswith("guest_buffers")
     d = Daemon(workdir, ["-C", "1", "-M", "0", "--server", "-V", workdir,
                          "-P", memif(workdir, "client") + "=0"] + (["-J"] if jumbo else []))
     procs.append(d)
@@ -65,8 +67,8 @@ def test_oversize_frames_are_dropped_counted_and_stall_nothing(workdir, procs, l
               common + ["--tag", 1, "--expect-tag", 2, "--expect", n if jumbo else n - big])
     procs.append(vf)
     # 1 KB segments: the guest's RX buffers are plain 2 KB mbufs.
-    vm = Peer(workdir, ["net_virtio_user0,path=%s/virtio-forwarder0.sock,queue_size=1024"
-                        % workdir],
+    vm = Peer(workdir, ["net_virtio_user0,path=%s/virtio-forwarder0.sock,queue_size=1024%s"
+                        % (workdir, ",packed_vq=1" if limit.endswith("packed_ring") else "")],
               common + ["--tag", 2, "--expect-tag", 1, "--expect", n - big,
                         "--seg-size", 1024])
     procs.append(vm)
