@@ -30,7 +30,7 @@ paths=(. ../vm)
 for a in "$@"; do
   [[ $a != -* && -e ${a%%::*} ]] && paths=()
 done
-pytest=(/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfExX)
+pytest=(/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfExX --durations=12)
 (( ${#paths[@]} )) || exec "${pytest[@]}" "$@"
 "${pytest[@]}" "${paths[@]}" "$@"
 
