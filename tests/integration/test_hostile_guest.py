@@ -1,5 +1,6 @@
 """A guest that misbehaves on purpose: descriptors outside its memory,
-descriptor chains that loop, ring indexes far ahead of the ring, a flood
+descriptor chains that loop, indirect descriptor tables that do the same
+or claim more than its memory, ring indexes far ahead of the ring, a flood
 of notifications, garbage on the vhost-user socket. The guest is
 vhost_front.Frontend, a vhost-user frontend of ours with virtqueues we
 write by hand; its VF is af_packet on a veth whose far end the test
@@ -22,8 +23,8 @@ import pytest
 from harness import memif_vf
 from test_control import assert_clean, flowing, sock, start_daemon
 from test_relay import vm_gone_and_pool_full
-from vhost_front import (DESC_F_NEXT, OUTSIDE, RING, RX, SET_MEM_TABLE, SET_VRING_NUM, TX,
-                         Frontend, layout)
+from vhost_front import (BUF, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, F_INDIRECT_DESC,
+                         OUTSIDE, RING, RX, SET_MEM_TABLE, SET_VRING_NUM, TX, Frontend, layout)
 
 ETH_TYPE = 0x88b5      # IEEE local experimental: no kernel traffic looks like it
 N = 40
@@ -59,13 +60,13 @@ class Wire:
         return got
 
 
-def works_both_ways(guest, wire, tag):
+def works_both_ways(guest, wire, tag, indirect=False):
     sizes = [60, 64, 128, 512, 1000, 1514]
     out = [frame(i, sizes[i % len(sizes)], tag) for i in range(N)]
-    guest.transmit(out)
+    guest.transmit(out, indirect=indirect)
     assert wire.receive(N) == out, "guest -> VF frames not relayed exactly"
     back = [frame(i, sizes[(i + 3) % len(sizes)], tag + 1) for i in range(N)]
-    guest.offer_rx_buffers(N)
+    guest.offer_rx_buffers(N, indirect=indirect)
     wire.send(back)
     got = []
     deadline = time.time() + 5
@@ -86,6 +87,45 @@ def tx_chain_loops(d, guest, wire):
         guest.write_desc(TX, i, layout(TX)[3] + 2048 * i, 64, DESC_F_NEXT, i)  # next = itself
     guest.publish(TX, range(N))
     return "guest -> VF"
+
+
+def indirect_tables_work(d, guest, wire):
+    """Not misbehaving: the guest puts every frame and RX buffer behind an
+    indirect table (header and frame in two entries), as Linux does for
+    TX; then the bad ones below are the only difference."""
+    works_both_ways(guest, wire, 30, indirect=True)
+    return None
+
+
+def tx_indirect_table_outside_memory(d, guest, wire):
+    for i in range(N):
+        guest.write_desc(TX, i, OUTSIDE + i * 4096, 32, DESC_F_INDIRECT)
+    guest.publish(TX, range(N))
+    return "guest -> VF"
+
+
+def tx_indirect_table_loops(d, guest, wire):
+    for i in range(N):
+        buf = layout(TX)[3] + BUF * i
+        guest.write_table(TX, i, [(buf, 64, DESC_F_NEXT, 1), (buf, 64, DESC_F_NEXT, 0)])
+    guest.publish(TX, range(N))
+    return "guest -> VF"
+
+
+def tx_indirect_table_larger_than_memory(d, guest, wire):
+    """A table of 2^28 entries that starts in the guest's memory."""
+    for i in range(N):
+        guest.write_desc(TX, i, layout(TX)[3] + BUF * i, 0xfffffff0, DESC_F_INDIRECT)
+    guest.publish(TX, range(N))
+    return "guest -> VF"
+
+
+def rx_indirect_table_outside_memory(d, guest, wire):
+    for i in range(RING // 2):
+        guest.write_table(RX, i, [(OUTSIDE + i * 4096, 1500, DESC_F_WRITE, 0)])
+    guest.publish(RX, range(RING // 2))
+    wire.send([frame(i, 300, 9) for i in range(N)])
+    return "VF -> guest"
 
 
 def avail_index_far_ahead(d, guest, wire):
@@ -145,7 +185,10 @@ def wait_guest_up(d):
 
 @pytest.mark.parametrize("misbehave", [tx_outside_memory, tx_chain_loops, avail_index_far_ahead,
                                        rx_outside_memory, notification_flood,
-                                       garbage_on_the_socket],
+                                       garbage_on_the_socket, indirect_tables_work,
+                                       tx_indirect_table_outside_memory, tx_indirect_table_loops,
+                                       tx_indirect_table_larger_than_memory,
+                                       rx_indirect_table_outside_memory],
                          ids=lambda f: f.__name__)
 def test_a_misbehaving_guest_hurts_only_its_own_relay(workdir, procs, veths, misbehave):
     vf_if, far_if = veths[0]
@@ -155,7 +198,8 @@ def test_a_misbehaving_guest_hurts_only_its_own_relay(workdir, procs, veths, mis
     n = 20000
     vf1, vm1 = flowing(workdir, procs, d, 1, n, 2000, 200)
 
-    guest = Frontend(sock(workdir, 0)).start()
+    # Indirect descriptors negotiated, for the scenarios that use them.
+    guest = Frontend(sock(workdir, 0), features=F_INDIRECT_DESC).start()
     wait_guest_up(d)
     works_both_ways(guest, wire, 1)
     before = d.relay(0)

@@ -5,8 +5,10 @@ purpose where QEMU and virtio_user never would.
 
 One queue pair by default, or as many as asked (every virtqueue is made
 before any is started, so the backend sees them all at once); no
-offloads, no protocol features (rings start enabled at SET_VRING_KICK), a
-10-byte legacy virtio-net header. Virtqueue 2p is the guest's RX queue of
+offloads unless asked (features=), no protocol features (rings start
+enabled at SET_VRING_KICK), a 10-byte legacy virtio-net header. With
+F_INDIRECT_DESC, frames and RX buffers can go through indirect descriptor
+tables. Virtqueue 2p is the guest's RX queue of
 pair p (the relay writes VF->VM frames into it), 2p+1 its TX queue.
 
 It also plays QEMU's part in a live migration: dirty-page logging
@@ -27,11 +29,12 @@ SET_LOG_BASE = 6
 VERSION, REPLY = 0x1, 0x4
 F_GUEST_CSUM = 1 << 1     # VIRTIO_NET_F_GUEST_CSUM: the driver takes checksum flags
 F_LOG_ALL = 1 << 26        # VHOST_F_LOG_ALL: the backend logs what it writes
+F_INDIRECT_DESC = 1 << 28  # VIRTIO_RING_F_INDIRECT_DESC: descriptors may point to tables
 HDR_F_DATA_VALID = 2       # virtio_net_hdr.flags: the checksum was verified
 VRING_F_LOG = 1            # SET_VRING_ADDR flag: log the used ring's writes
 LOG_PAGE = 4096            # one bit of the dirty log per page of guest memory
 
-DESC_F_NEXT, DESC_F_WRITE = 1, 2
+DESC_F_NEXT, DESC_F_WRITE, DESC_F_INDIRECT = 1, 2, 4
 AVAIL_F_NO_INTERRUPT = 1
 NET_HDR_LEN = 10           # struct virtio_net_hdr, legacy, no mergeable buffers
 
@@ -53,7 +56,7 @@ def layout(q):
 
 
 class Frontend:
-    def __init__(self, path, timeout=10, pairs=1, resume=None):
+    def __init__(self, path, timeout=10, pairs=1, resume=None, features=0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         deadline = time.time() + timeout
         while True:
@@ -75,7 +78,7 @@ class Frontend:
         self.used_seen = {q: 0 for q in self.vqs}   # what we consumed of the used rings
         self.base = {q: 0 for q in self.vqs}        # where the backend starts each ring
         self.stopped_at = {}                        # where it stopped each (GET_VRING_BASE)
-        self.features = 0
+        self.features = features
         self.log = None                             # the dirty log, once logging
         if resume:
             # A migration's destination: the guest's memory as the source
@@ -117,6 +120,8 @@ class Frontend:
         self.send(SET_OWNER)
         self.send(GET_FEATURES)
         self.offered = self.recv_u64()
+        assert self.features & ~self.offered == 0, \
+            "the backend does not offer features %#x" % (self.features & ~self.offered)
         self.send(SET_FEATURES, struct.pack("<Q", self.features))
         self.send(SET_MEM_TABLE, struct.pack("<II", 1, 0) +
                   struct.pack("<QQQQ", 0, self.mem_size, GUEST_VA, 0), [self.memfd])
@@ -188,6 +193,16 @@ class Frontend:
         base = layout(q)[0] + 16 * i
         self.mem[base:base + 16] = struct.pack("<QIHH", addr, length, flags, nxt)
 
+    def write_table(self, q, i, entries):
+        """Makes descriptor i an indirect one, pointing to a table of
+        entries (addr, len, flags, next) at the end of buffer i: frames
+        and RX buffers given to tables leave its last 512 bytes free."""
+        table = layout(q)[3] + BUF * (i + 1) - 16 * len(entries)
+        for k, (addr, length, flags, nxt) in enumerate(entries):
+            self.mem[table + 16 * k:table + 16 * k + 16] = struct.pack("<QIHH", addr, length,
+                                                                       flags, nxt)
+        self.write_desc(q, i, table, 16 * len(entries), DESC_F_INDIRECT)
+
     def publish(self, q, heads, idx=None):
         """Puts descriptor heads on the avail ring and moves its index (to
         idx, if given: a guest may write any number there)."""
@@ -204,8 +219,9 @@ class Frontend:
         used = layout(q)[2]
         return struct.unpack("<H", self.mem[used + 2:used + 4])[0]
 
-    def transmit(self, frames, pair=0):
-        """Frames out of the guest, one descriptor each (header + frame)."""
+    def transmit(self, frames, pair=0, indirect=False):
+        """Frames out of the guest, one descriptor each (header + frame),
+        or with indirect, a table each: the header, then the frame."""
         q = 2 * pair + 1
         bufs = layout(q)[3]
         heads = []
@@ -213,20 +229,27 @@ class Frontend:
             i = (self.avail_idx[q] + k) % RING
             addr = bufs + BUF * i
             self.mem[addr:addr + NET_HDR_LEN + len(frame)] = bytes(NET_HDR_LEN) + frame
-            self.write_desc(q, i, addr, NET_HDR_LEN + len(frame))
+            if indirect:
+                self.write_table(q, i, [(addr, NET_HDR_LEN, DESC_F_NEXT, 1),
+                                        (addr + NET_HDR_LEN, len(frame), 0, 0)])
+            else:
+                self.write_desc(q, i, addr, NET_HDR_LEN + len(frame))
             heads.append(i)
         self.publish(q, heads)
 
-    def offer_rx_buffers(self, n, addr_of=None, pair=0):
+    def offer_rx_buffers(self, n, addr_of=None, pair=0, indirect=False):
         """n writable buffers for the relay to fill; addr_of(i) may point
-        them anywhere."""
+        them anywhere; with indirect, each is the one entry of a table."""
         q = 2 * pair
         bufs = layout(q)[3]
         heads = []
         for k in range(n):
             i = (self.avail_idx[q] + k) % RING
             addr = addr_of(i) if addr_of else bufs + BUF * i
-            self.write_desc(q, i, addr, BUF, DESC_F_WRITE)
+            if indirect:
+                self.write_table(q, i, [(addr, BUF - 512, DESC_F_WRITE, 0)])
+            else:
+                self.write_desc(q, i, addr, BUF, DESC_F_WRITE)
             heads.append(i)
         self.publish(q, heads)
 
@@ -249,7 +272,9 @@ class Frontend:
             slot = used + 4 + 8 * (self.used_seen[q] % RING)
             head, length = struct.unpack("<II", self.mem[slot:slot + 8])
             d = layout(q)[0] + 16 * head
-            addr = struct.unpack("<Q", self.mem[d:d + 8])[0]
+            addr, _len, flags = struct.unpack("<QIH", self.mem[d:d + 14])
+            if flags & DESC_F_INDIRECT:      # the buffer is the table's one entry
+                addr = struct.unpack("<Q", self.mem[addr:addr + 8])[0]
             frames.append((bytes(self.mem[addr:addr + NET_HDR_LEN]),
                            bytes(self.mem[addr + NET_HDR_LEN:addr + length])))
             self.used_seen[q] = (self.used_seen[q] + 1) & 0xffff
