@@ -43,10 +43,11 @@ Figures:
   true` says "not supported"); cycles are the relays' own TSC counts.
 
 Usage: bench.py [--smoke] [--sizes 64,512,1518] [--reps 3] [--seconds 4]
-                [--against BINARY] [--quick DIRECTION [--pairs 30] [--queues 1]]
---quick DIRECTION [--pairs 30] [--queues 1] measures one row only (64 B,
-that many queue pairs, that direction) in many short pairs of one pair of
-sessions:
+                [--against BINARY] [--quick DIRECTION [--pairs 30] [--queues 1]
+                [--size 64]]
+--quick DIRECTION [--pairs 30] [--queues 1] [--size 64] measures one row
+only (that frame size, that many queue pairs, that direction) in many
+short pairs of one pair of sessions:
 bench/results/quick.*; with --against too, it is the quickest way to see
 whether a change to the data path pays (a minute or two).
 --against BINARY measures ours against another build of ours (a
@@ -537,17 +538,17 @@ def throughput(ref_kind, cases, reps, seconds):
     return rows
 
 
-def quick(ref_kind, direction, pairs, seconds, queues):
-    """One row, 64 B over that many queue pairs in one direction, many
-    short pairs in one pair of sessions (no fresh sessions between them, as
-    throughput() makes): the most pairs per minute, for a change that one
-    row shows. The same shape as throughput()'s rows."""
+def quick(ref_kind, direction, pairs, seconds, queues, size):
+    """One row, frames of size over that many queue pairs in one
+    direction, many short pairs in one pair of sessions (no fresh sessions
+    between them, as throughput() makes): the most pairs per minute, for a
+    change that one row shows. The same shape as throughput()'s rows."""
     runs = {"ours": [], "ref": []}
-    setup = case([64], queues=queues)
+    setup = case([size], queues=queues, jumbo=size > 1518)
     with Session(ref_kind, setup) as ref, Session(Ours, setup) as ours:
         for rep in range(pairs):
-            measure_pair(runs, ref, ours, rep, direction, 64, seconds)
-    return {(64, queues): {direction: runs}}
+            measure_pair(runs, ref, ours, rep, direction, size, seconds)
+    return {(size, queues): {direction: runs}}
 
 
 def latency(ref_kind, rows, seconds):
@@ -889,16 +890,18 @@ def main():
     ap.add_argument("--against", metavar="BINARY",
                     help="the reference is this virtio-forwarder binary, not testpmd")
     ap.add_argument("--quick", choices=DIRS, metavar="DIRECTION",
-                    help="only 64 B over --queues queue pairs in this direction (%s), in "
+                    help="only --size frames over --queues queue pairs in this direction (%s), in "
                     "--pairs pairs of --seconds (default 0.5) in one pair of sessions"
                     % ", ".join(DIRS))
     ap.add_argument("--pairs", type=int, default=30)
     ap.add_argument("--queues", type=int, default=1, help="queue pairs of --quick's guest")
+    ap.add_argument("--size", type=int, default=64,
+                    help="--quick's frame size (over 1518: ours with -J, as in the full run)")
     a = ap.parse_args()
     ref_kind = against(a.against) if a.against else Testpmd
     if a.quick:
         pairs, seconds = (2, 0.5) if a.smoke else (a.pairs, a.seconds or 0.5)
-        table = summarize(quick(ref_kind, a.quick, pairs, seconds, a.queues))
+        table = summarize(quick(ref_kind, a.quick, pairs, seconds, a.queues, a.size))
         report("quick-smoke" if a.smoke else "quick", ref_kind, table, None, {}, seconds, pairs,
                to_docs=False)
     else:
