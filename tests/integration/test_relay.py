@@ -115,6 +115,21 @@ def test_server_mode_both_ways_then_vm_returns(workdir, procs):
         assert line in log, line
 
 
+def held_and_quiet(direction, quiet=0.5):
+    """A wait_relay predicate: the direction holds packets and has read
+    none for quiet seconds. A hold alone can be a moment's: the receiver
+    may refill its ring between that refusal and the stop taking effect."""
+    last = {"rx": None, "since": 0.0}
+
+    def pred(r):
+        c, now = r[direction], time.time()
+        if c["held_pkts"] == 0 or c["rx_pkts"] != last["rx"]:
+            last.update(rx=c["rx_pkts"], since=now)
+            return False
+        return now - last["since"] >= quiet
+    return pred
+
+
 @RINGS
 def test_a_stalled_receiver_holds_traffic_back_instead_of_dropping_it(workdir, procs, ring):
     """Backpressure, both ways: while the peer on one side is stopped
@@ -138,8 +153,8 @@ def test_a_stalled_receiver_holds_traffic_back_instead_of_dropping_it(workdir, p
     for stalled, direction in ((vm, "vf_to_vm"), (vf, "vm_to_vf")):
         d.wait_relay(0, lambda r: r[direction]["tx_pkts"] > 1000, what="traffic")
         stalled.signal(signal.SIGSTOP)
-        before = d.wait_relay(0, lambda r: r[direction]["held_pkts"] > 0,
-                              what="%s held back" % direction)[direction]
+        before = d.wait_relay(0, held_and_quiet(direction),
+                              what="%s held back, reading nothing" % direction)[direction]
         time.sleep(1)
         after = d.relay(0)[direction]
         stalled.signal(signal.SIGCONT)
