@@ -75,18 +75,22 @@ def works_both_ways(guest, wire, tag, indirect=False):
     assert got == back, "VF -> guest frames not relayed exactly"
 
 
-def tx_outside_memory(d, guest, wire):
+def bad_tx_descriptors(guest, desc):
+    """Publishes N TX descriptors, descriptor i being desc(i) = (addr,
+    length, flags[, next]): what each TX scenario below varies."""
     for i in range(N):
-        guest.write_desc(TX, i, OUTSIDE + i * 4096, 1500)
+        guest.write_desc(TX, i, *desc(i))
     guest.publish(TX, range(N))
     return "guest -> VF"
+
+
+def tx_outside_memory(d, guest, wire):
+    return bad_tx_descriptors(guest, lambda i: (OUTSIDE + i * 4096, 1500))
 
 
 def tx_chain_loops(d, guest, wire):
-    for i in range(N):
-        guest.write_desc(TX, i, layout(TX)[3] + 2048 * i, 64, DESC_F_NEXT, i)  # next = itself
-    guest.publish(TX, range(N))
-    return "guest -> VF"
+    return bad_tx_descriptors(guest, lambda i: (layout(TX)[3] + BUF * i, 64, DESC_F_NEXT,
+                                                i))  # next = itself
 
 
 def indirect_tables_work(d, guest, wire):
@@ -98,10 +102,7 @@ def indirect_tables_work(d, guest, wire):
 
 
 def tx_indirect_table_outside_memory(d, guest, wire):
-    for i in range(N):
-        guest.write_desc(TX, i, OUTSIDE + i * 4096, 32, DESC_F_INDIRECT)
-    guest.publish(TX, range(N))
-    return "guest -> VF"
+    return bad_tx_descriptors(guest, lambda i: (OUTSIDE + i * 4096, 32, DESC_F_INDIRECT))
 
 
 def tx_indirect_table_loops(d, guest, wire):
@@ -114,10 +115,8 @@ def tx_indirect_table_loops(d, guest, wire):
 
 def tx_indirect_table_larger_than_memory(d, guest, wire):
     """A table of 2^28 entries that starts in the guest's memory."""
-    for i in range(N):
-        guest.write_desc(TX, i, layout(TX)[3] + BUF * i, 0xfffffff0, DESC_F_INDIRECT)
-    guest.publish(TX, range(N))
-    return "guest -> VF"
+    return bad_tx_descriptors(guest, lambda i: (layout(TX)[3] + BUF * i, 0xfffffff0,
+                                                DESC_F_INDIRECT))
 
 
 def rx_indirect_table_outside_memory(d, guest, wire):
